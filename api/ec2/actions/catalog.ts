@@ -1,0 +1,137 @@
+// Read-only catalogue actions: images, zones (with Eucalyptus' verbose
+// capacity listing), regions, instance types, account attributes.
+import type { Ec2Context } from '../router';
+import { dryRunCheck } from '../router';
+import { Ec2Error, ec2Errors } from '../errors';
+import { getList, getFilters, getBool, getInt, getString } from '../query';
+import { applyFilters, paginate } from './filters';
+import { listVisibleImages, listZones, listInstanceTypes, type ImageRow } from '../../../db/catalog';
+import { nodeCapacities, listNodes } from '../../../db/nodes';
+import { config } from '../../../lib/config';
+import { imageIdPattern } from '../../../lib/ids';
+
+function imageItem(i: ImageRow) {
+  return {
+    imageId: i.id, imageLocation: `${i.accountId}/${i.name}`, imageState: i.state, imageOwnerId: i.accountId,
+    creationDate: i.createdAt, isPublic: i.isPublic, architecture: i.architecture, imageType: i.imageType,
+    name: i.name, description: i.description ?? undefined, rootDeviceType: 'instance-store',
+    virtualizationType: 'hvm', hypervisor: 'xen', blockDeviceMapping: [],
+  };
+}
+
+export async function DescribeImages(ctx: Ec2Context) {
+  const ids = getList(ctx.params, 'ImageId');
+  for (const id of ids) if (!imageIdPattern.test(id)) throw ec2Errors.amiMalformed(id);
+  const owners = getList(ctx.params, 'Owner');
+  const executableBy = getList(ctx.params, 'ExecutableBy');
+  const filters = getFilters(ctx.params);
+  dryRunCheck(ctx);
+  let images = await listVisibleImages(ctx.accountId);
+  if (ids.length) {
+    const missing = ids.filter((id) => !images.some((i) => i.id === id));
+    if (missing.length) throw ec2Errors.amiNotFound(missing.join(', '));
+    images = images.filter((i) => ids.includes(i.id));
+  }
+  if (owners.length) images = images.filter((i) => owners.some((o) => (o === 'self' ? i.accountId === ctx.accountId : i.accountId === o)));
+  if (executableBy.length) images = images.filter((i) => executableBy.some((e) => (e === 'self' || e === ctx.accountId) ? (i.isPublic || i.accountId === ctx.accountId) : e === 'all' ? i.isPublic : false));
+  images = applyFilters(images as (ImageRow & { tags?: [] })[], filters, {
+    'image-id': (i) => i.id, name: (i) => i.name, state: (i) => i.state, 'owner-id': (i) => i.accountId,
+    'is-public': (i) => String(i.isPublic), 'image-type': (i) => i.imageType, architecture: (i) => i.architecture,
+    description: (i) => i.description, 'root-device-type': () => 'instance-store', 'virtualization-type': () => 'hvm',
+  });
+  return { imagesSet: images.map(imageItem) };
+}
+
+const pad = (n: number, w: number) => String(n).padStart(w, '0');
+
+export async function DescribeAvailabilityZones(ctx: Ec2Context) {
+  const names = getList(ctx.params, 'ZoneName');
+  const filters = getFilters(ctx.params);
+  getBool(ctx.params, 'AllAvailabilityZones');
+  dryRunCheck(ctx);
+  // `euca-describe-availability-zones verbose`: capacity per instance type, free / max.
+  const verbose = names.includes('verbose');
+  const wanted = names.filter((n) => n !== 'verbose');
+  const zones = await listZones();
+  for (const n of wanted) if (!zones.some((z) => z.name === n)) throw new Ec2Error('InvalidParameterValue', `Invalid availability zone: [${n}]`);
+  const selected = applyFilters(zones.filter((z) => !wanted.length || wanted.includes(z.name)) as any[], filters, {
+    'zone-name': (z: any) => z.name, 'region-name': (z: any) => z.region, state: (z: any) => z.state, 'zone-id': (z: any) => z.name,
+  });
+  const items: object[] = [];
+  const types = verbose ? await listInstanceTypes() : [];
+  for (const z of selected) {
+    items.push({ zoneName: z.name, zoneState: z.state, regionName: z.region, zoneId: z.name, messageSet: [], zoneType: 'availability-zone' });
+    if (!verbose) continue;
+    const free = await nodeCapacities(z.name);
+    const nodes = (await listNodes(z.name)).filter((n) => n.up);
+    items.push({ zoneName: '|- vm types', zoneState: 'free / max   cpu   ram  disk', regionName: z.region, messageSet: [] });
+    for (const t of types) {
+      const fit = (c: { v: number; m: number; d: number }) => Math.max(0, Math.min(Math.floor(c.v / t.vcpus), Math.floor(c.m / t.memoryMiB), Math.floor(c.d / t.diskGiB)));
+      const freeCount = free.reduce((s, n) => s + fit({ v: n.freeVcpus, m: n.freeMemoryMiB, d: n.freeDiskGiB }), 0);
+      const maxCount = nodes.reduce((s, n) => s + fit({ v: n.vcpus, m: n.memoryMiB, d: n.diskGiB }), 0);
+      items.push({
+        zoneName: `|- ${t.name}`, regionName: z.region, messageSet: [],
+        zoneState: `${pad(freeCount, 4)} / ${pad(maxCount, 4)}   ${String(t.vcpus).padStart(3)}  ${String(t.memoryMiB).padStart(5)}  ${String(t.diskGiB).padStart(4)}`,
+      });
+    }
+  }
+  return { availabilityZoneInfo: items };
+}
+
+export async function DescribeRegions(ctx: Ec2Context) {
+  const names = getList(ctx.params, 'RegionName');
+  const filters = getFilters(ctx.params);
+  dryRunCheck(ctx);
+  const regions = [...new Set((await listZones()).map((z) => z.region))];
+  if (!regions.includes(config.region)) regions.push(config.region);
+  for (const n of names) if (!regions.includes(n)) throw new Ec2Error('InvalidParameterValue', `Invalid region: ${n}`);
+  const endpoint = `${config.apiHost}:${config.apiPort}`;
+  const list = applyFilters(regions.filter((r) => !names.length || names.includes(r)).map((r) => ({ name: r, tags: [] as { key: string; value: string }[] })), filters, {
+    'region-name': (r) => r.name, endpoint: () => endpoint, 'opt-in-status': () => 'opt-in-not-required',
+  });
+  return { regionInfo: list.map((r) => ({ regionName: r.name, regionEndpoint: endpoint, optInStatus: 'opt-in-not-required' })) };
+}
+
+export async function DescribeInstanceTypes(ctx: Ec2Context) {
+  const wanted = getList(ctx.params, 'InstanceType');
+  const filters = getFilters(ctx.params);
+  const maxResults = getInt(ctx.params, 'MaxResults', { min: 5, max: 100 });
+  const nextToken = getString(ctx.params, 'NextToken');
+  dryRunCheck(ctx);
+  const types = await listInstanceTypes();
+  for (const w of wanted) if (!types.some((t) => t.name === w)) throw new Ec2Error('InvalidInstanceType', `The following supplied instance types do not exist: [${w}]`);
+  const list = applyFilters(types.filter((t) => !wanted.length || wanted.includes(t.name)) as any[], filters, {
+    'instance-type': (t: any) => t.name, 'vcpu-info.default-vcpus': (t: any) => String(t.vcpus),
+    'memory-info.size-in-mib': (t: any) => String(t.memoryMiB), 'current-generation': () => 'true',
+  });
+  const { page, nextToken: next } = paginate(list, maxResults, nextToken);
+  return {
+    instanceTypeSet: page.map((t: any) => ({
+      instanceType: t.name, currentGeneration: true, freeTierEligible: false,
+      supportedUsageClasses: ['on-demand'], supportedRootDeviceTypes: ['instance-store'], supportedVirtualizationTypes: ['hvm'],
+      bareMetal: false, hypervisor: 'xen', processorInfo: { supportedArchitectures: ['x86_64'] },
+      vCpuInfo: { defaultVCpus: t.vcpus, defaultCores: t.vcpus, defaultThreadsPerCore: 1 },
+      memoryInfo: { sizeInMiB: t.memoryMiB },
+      instanceStorageSupported: true, instanceStorageInfo: { totalSizeInGB: t.diskGiB, disks: [{ sizeInGB: t.diskGiB, count: 1, type: 'hdd' }] },
+      ebsInfo: { ebsOptimizedSupport: 'unsupported', encryptionSupport: 'unsupported' },
+      networkInfo: { networkPerformance: 'Moderate', maximumNetworkInterfaces: 1, ipv4AddressesPerInterface: 1, ipv6Supported: false },
+      placementGroupInfo: { supportedStrategies: [] }, hibernationSupported: false, burstablePerformanceSupported: false,
+      dedicatedHostsSupported: false, autoRecoverySupported: false,
+    })),
+    nextToken: next,
+  };
+}
+
+export async function DescribeAccountAttributes(ctx: Ec2Context) {
+  const names = getList(ctx.params, 'AttributeName');
+  dryRunCheck(ctx);
+  const all: Record<string, string[]> = {
+    'supported-platforms': ['EC2'], 'default-vpc': ['none'], 'max-instances': ['20'],
+    'vpc-max-security-groups-per-interface': ['5'], 'max-elastic-ips': ['5'], 'vpc-max-elastic-ips': ['5'],
+  };
+  for (const n of names) if (!all[n]) throw new Ec2Error('InvalidParameterValue', `Invalid attribute name: ${n}`);
+  return {
+    accountAttributeSet: Object.entries(all).filter(([k]) => !names.length || names.includes(k))
+      .map(([k, v]) => ({ attributeName: k, attributeValueSet: v.map((x) => ({ attributeValue: x })) })),
+  };
+}

@@ -1,0 +1,10 @@
+// Every EC2 action the API answers; anything else is InvalidAction.
+import type { Ec2ActionTable } from '../router';
+import * as instances from './instances';
+import * as catalog from './catalog';
+
+const handlers = { ...instances, ...catalog };
+
+export const ec2Actions: Ec2ActionTable = Object.fromEntries(
+  Object.entries(handlers).filter(([name]) => /^[A-Z]/.test(name)).map(([name, handler]) => [name, { handler: handler as any, dryRunPermitted: true }]),
+);

@@ -1,0 +1,231 @@
+// Instance actions: validate and translate, start the workflow, render the answer.
+import crypto from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
+import type { Ec2Context } from '../router';
+import { dryRunCheck } from '../router';
+import { Ec2Error, ec2Errors } from '../errors';
+import { getString, getInt, getBool, getList, getFilters, getTagSpecifications, required } from '../query';
+import { applyFilters, paginate } from './filters';
+import { instanceItem, instanceState, reservationItems } from './instanceXml';
+import { listInstances, findReservationByToken, type InstanceRow } from '../../../db/instances';
+import { config } from '../../../lib/config';
+import { instanceIdPattern, imageIdPattern } from '../../../lib/ids';
+import { startWithUpdate, temporal, toEc2Error } from '../../operations';
+import { runInstances, admissionUpdate } from '../../../workflows/runInstances';
+import { terminateInstance } from '../../../workflows/terminateInstance';
+import { stopInstance } from '../../../workflows/stopInstance';
+import { startInstance } from '../../../workflows/startInstance';
+import { rebootInstance } from '../../../workflows/rebootInstance';
+import { getConsoleOutput } from '../../../workflows/getConsoleOutput';
+import { acceptedUpdate } from '../../../workflows/lib/accepted';
+import type { RunInstancesInput, StateChange, TagInput } from '../../../workflows/types';
+
+const TERMINATED_VISIBLE_MS = 60 * 60 * 1000;   // AWS keeps terminated instances visible for about an hour
+
+function paramsHash(params: Record<string, string>): string {
+  const ignore = /^(Action|Version|ClientToken|DryRun|X-Amz-.*|AWSAccessKeyId|Signature.*|Timestamp|Expires)$/;
+  const entries = Object.entries(params).filter(([k]) => !ignore.test(k)).sort(([a], [b]) => a.localeCompare(b));
+  return crypto.createHash('sha256').update(JSON.stringify(entries)).digest('hex');
+}
+
+function instanceIds(ctx: Ec2Context, requiredList: boolean): string[] {
+  const ids = getList(ctx.params, 'InstanceId');
+  if (requiredList && ids.length === 0) throw ec2Errors.missingParameter('InstanceId');
+  for (const id of ids) if (!instanceIdPattern.test(id)) throw ec2Errors.instanceMalformed(id);
+  return [...new Set(ids)];
+}
+
+/** The caller's instances with these ids; any id not theirs is NotFound (never another account's). */
+async function ownInstances(accountId: string, ids: string[]): Promise<InstanceRow[]> {
+  const rows = await listInstances(accountId, ids);
+  const found = new Set(rows.map((r) => r.id));
+  const missing = ids.filter((id) => !found.has(id));
+  if (missing.length === 1) throw ec2Errors.instanceNotFound(missing[0]);
+  if (missing.length > 1) throw new Ec2Error('InvalidInstanceID.NotFound', `The instance IDs '${missing.join(', ')}' do not exist`);
+  return rows;
+}
+
+const visible = (i: InstanceRow) => i.state !== 'terminated' || Date.now() - i.updatedAt.getTime() < TERMINATED_VISIBLE_MS;
+
+export async function RunInstances(ctx: Ec2Context) {
+  const p = ctx.params;
+  const imageId = required(p, 'ImageId');
+  if (!imageIdPattern.test(imageId)) throw ec2Errors.amiMalformed(imageId);
+  const minCount = getInt(p, 'MinCount', { min: 1, max: 1000 }) ?? (() => { throw ec2Errors.missingParameter('MinCount'); })();
+  const maxCount = getInt(p, 'MaxCount', { min: 1, max: 1000 }) ?? (() => { throw ec2Errors.missingParameter('MaxCount'); })();
+  if (minCount > maxCount) throw new Ec2Error('InvalidParameterValue', 'MinCount must be less than or equal to MaxCount');
+  const instanceType = getString(p, 'InstanceType') ?? 'm1.small';
+  const zone = getString(p, 'Placement.AvailabilityZone') || undefined;
+  const clientToken = getString(p, 'ClientToken') || undefined;
+  if (clientToken && clientToken.length > 64) throw new Ec2Error('InvalidParameterValue', 'ClientToken must be at most 64 characters');
+  const userData = getString(p, 'UserData');
+  if (userData !== undefined) {
+    if (!/^[A-Za-z0-9+/=\s]*$/.test(userData)) throw new Ec2Error('InvalidParameterValue', 'Invalid BASE64 encoding of user data.');
+    if (Buffer.from(userData, 'base64').length > 16 * 1024) throw new Ec2Error('InvalidParameterValue', 'User data is limited to 16384 bytes');
+  }
+  const tags: TagInput[] = [];
+  for (const spec of getTagSpecifications(p)) {
+    if (!spec.resourceType) throw ec2Errors.missingParameter('TagSpecification.N.ResourceType');
+    if (!['instance', 'volume', 'network-interface'].includes(spec.resourceType)) {
+      throw new Ec2Error('InvalidParameterValue', `'${spec.resourceType}' is not a valid taggable resource type for this operation.`);
+    }
+    for (const t of spec.tags) {
+      if (t.key.length > 128 || t.value.length > 256 || t.key.startsWith('aws:')) throw new Ec2Error('InvalidParameterValue', `Tag key '${t.key}' or its value is not valid`);
+      tags.push({ resourceType: spec.resourceType, key: t.key, value: t.value });
+    }
+  }
+  dryRunCheck(ctx);
+
+  const input: RunInstancesInput = {
+    accountId: ctx.accountId, requestId: ctx.requestId, clientToken, paramsHash: paramsHash(p), imageId, instanceType,
+    minCount, maxCount, zone, userData, keyName: getString(p, 'KeyName'), tags,
+  };
+  const workflowId = clientToken ? `RunInstances-${ctx.accountId}-${clientToken}` : `RunInstances-${ctx.requestId}`;
+  let reservationId: string;
+  try {
+    const admission = await startWithUpdate(runInstances, admissionUpdate, [input.paramsHash], {
+      workflowId, args: [input], operation: 'RunInstances', accountId: ctx.accountId, zone,
+      reuse: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,   // a refused launch frees its token
+    });
+    reservationId = admission.reservationId;
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !clientToken) throw err;
+    // The same token launched before and that launch is over: answer with what it made.
+    const prior = await findReservationByToken(ctx.accountId, clientToken);
+    if (!prior) throw toEc2Error(err);
+    if (prior.params_hash !== input.paramsHash) {
+      throw new Ec2Error('IdempotentParameterMismatch', 'Arguments on this idempotent request are inconsistent with arguments used in previous request(s).');
+    }
+    reservationId = prior.id;
+  }
+  const rows = (await listInstances(ctx.accountId)).filter((i) => i.reservationId === reservationId);
+  const [res] = reservationItems(rows, config.region);
+  return { ...res, requesterId: undefined };
+}
+
+const instanceFilters: Record<string, (i: InstanceRow) => string | string[] | undefined | null> = {
+  'instance-state-name': (i) => i.state,
+  'instance-state-code': (i) => String(instanceState(i.state).code),
+  'instance-id': (i) => i.id,
+  'availability-zone': (i) => i.zone,
+  'instance-type': (i) => i.instanceType,
+  'image-id': (i) => i.imageId,
+  'private-ip-address': (i) => (i.state === 'terminated' ? null : i.privateIp),
+  'reservation-id': (i) => i.reservationId,
+  'key-name': (i) => i.keyName,
+  'launch-index': (i) => String(i.launchIndex),
+  'owner-id': (i) => i.accountId,
+  'client-token': (i) => i.clientToken,
+  'architecture': () => 'x86_64',
+  'root-device-type': () => 'instance-store',
+};
+
+export async function DescribeInstances(ctx: Ec2Context) {
+  const ids = instanceIds(ctx, false);
+  const maxResults = getInt(ctx.params, 'MaxResults', { min: 5, max: 1000 });
+  const nextToken = getString(ctx.params, 'NextToken');
+  if (maxResults !== undefined && ids.length) {
+    throw new Ec2Error('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
+  }
+  const filters = getFilters(ctx.params);
+  dryRunCheck(ctx);
+  const rows = ids.length ? await ownInstances(ctx.accountId, ids) : (await listInstances(ctx.accountId)).filter(visible);
+  const { page, nextToken: next } = paginate(applyFilters(rows, filters, instanceFilters), maxResults, nextToken);
+  return { reservationSet: reservationItems(page, config.region), nextToken: next };
+}
+
+/** Runs one workflow per instance (ids from the caller's own instances) and collects the state changes. */
+async function perInstance(ctx: Ec2Context, operation: string, run: (i: InstanceRow) => Promise<StateChange>) {
+  const ids = instanceIds(ctx, true);
+  dryRunCheck(ctx);
+  const rows = await ownInstances(ctx.accountId, ids);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const results = await Promise.allSettled(ids.map((id) => run(byId.get(id)!)));
+  const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+  if (failed) throw failed.reason instanceof Ec2Error ? failed.reason : toEc2Error(failed.reason);
+  ctx.log.info({ operation, instances: ids }, 'operation accepted');
+  return {
+    instancesSet: results.map((r) => {
+      const c = (r as PromiseFulfilledResult<StateChange>).value;
+      return { instanceId: c.instanceId, currentState: instanceState(c.current), previousState: instanceState(c.previous) };
+    }),
+  };
+}
+
+export async function TerminateInstances(ctx: Ec2Context) {
+  return perInstance(ctx, 'TerminateInstances', (i) => startWithUpdate(terminateInstance, acceptedUpdate, [], {
+    workflowId: `terminate-${i.id}`, args: [{ instanceId: i.id, accountId: ctx.accountId }],
+    operation: 'TerminateInstances', accountId: ctx.accountId, instanceId: i.id, zone: i.zone,
+  }));
+}
+
+export async function StopInstances(ctx: Ec2Context) {
+  getBool(ctx.params, 'Force');
+  return perInstance(ctx, 'StopInstances', (i) => startWithUpdate(stopInstance, acceptedUpdate, [], {
+    workflowId: `stop-${i.id}`, args: [{ instanceId: i.id, accountId: ctx.accountId }],
+    operation: 'StopInstances', accountId: ctx.accountId, instanceId: i.id, zone: i.zone,
+  }));
+}
+
+export async function StartInstances(ctx: Ec2Context) {
+  return perInstance(ctx, 'StartInstances', (i) => startWithUpdate(startInstance, acceptedUpdate, [], {
+    workflowId: `start-${i.id}`, args: [{ instanceId: i.id, accountId: ctx.accountId }],
+    operation: 'StartInstances', accountId: ctx.accountId, instanceId: i.id, zone: i.zone,
+  }));
+}
+
+export async function RebootInstances(ctx: Ec2Context) {
+  const ids = instanceIds(ctx, true);
+  dryRunCheck(ctx);
+  const rows = await ownInstances(ctx.accountId, ids);
+  for (const i of rows) {
+    if (i.state === 'terminated') throw new Ec2Error('IncorrectInstanceState', `The instance '${i.id}' is not in a state from which it can be rebooted.`);
+  }
+  // AWS queues the reboot and answers at once.
+  await Promise.all(rows.map((i) => temporal().workflow.start(rebootInstance, {
+    taskQueue: 'clc', workflowId: `reboot-${i.id}-${ctx.requestId}`, args: [{ instanceId: i.id, accountId: ctx.accountId }],
+    searchAttributes: { InstanceId: [i.id], AccountId: [ctx.accountId], Operation: ['RebootInstances'], Zone: [i.zone] },
+  })));
+  return { return: true };
+}
+
+export async function GetConsoleOutput(ctx: Ec2Context) {
+  const id = required(ctx.params, 'InstanceId');
+  if (!instanceIdPattern.test(id)) throw ec2Errors.instanceMalformed(id);
+  getBool(ctx.params, 'Latest');
+  dryRunCheck(ctx);
+  const [i] = await ownInstances(ctx.accountId, [id]);
+  const output = await temporal().workflow.execute(getConsoleOutput, {
+    taskQueue: 'clc', workflowId: `console-${i.id}-${ctx.requestId}`, args: [i.id],
+    searchAttributes: { InstanceId: [i.id], AccountId: [ctx.accountId], Operation: ['GetConsoleOutput'] },
+  });
+  return { instanceId: i.id, timestamp: new Date(), output: Buffer.from(output, 'utf8').toString('base64') };
+}
+
+export async function DescribeInstanceStatus(ctx: Ec2Context) {
+  const ids = instanceIds(ctx, false);
+  const includeAll = getBool(ctx.params, 'IncludeAllInstances') ?? false;
+  const maxResults = getInt(ctx.params, 'MaxResults', { min: 5, max: 1000 });
+  const nextToken = getString(ctx.params, 'NextToken');
+  const filters = getFilters(ctx.params);
+  dryRunCheck(ctx);
+  let rows = ids.length ? await ownInstances(ctx.accountId, ids) : (await listInstances(ctx.accountId)).filter(visible);
+  if (!includeAll) rows = rows.filter((i) => i.state === 'running');
+  rows = applyFilters(rows, filters, {
+    'availability-zone': (i) => i.zone, 'instance-state-name': (i) => i.state,
+    'instance-state-code': (i) => String(instanceState(i.state).code),
+    'system-status.status': (i) => (i.state === 'running' ? 'ok' : 'not-applicable'),
+    'instance-status.status': (i) => (i.state === 'running' ? 'ok' : 'not-applicable'),
+  });
+  const { page, nextToken: next } = paginate(rows, maxResults, nextToken);
+  const status = (i: InstanceRow) => (i.state === 'running'
+    ? { status: 'ok', details: [{ name: 'reachability', status: 'passed' }] }
+    : { status: 'not-applicable', details: [] });
+  return {
+    instanceStatusSet: page.map((i) => ({
+      instanceId: i.id, availabilityZone: i.zone, instanceState: instanceState(i.state),
+      systemStatus: status(i), instanceStatus: status(i),
+    })),
+    nextToken: next,
+  };
+}

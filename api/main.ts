@@ -1,0 +1,26 @@
+// The API process: the EC2 Query API on EUCA_API_PORT (default 8773, as in Eucalyptus).
+import { config } from '../lib/config';
+import { makeLogger } from '../lib/log';
+import { temporalClient } from '../lib/temporal';
+import { lookupCredential } from '../db/accounts';
+import { getPool, closePool } from '../db/pool';
+import { createApiApp } from './server';
+import { ec2Router } from './ec2/router';
+import { ec2Actions } from './ec2/actions';
+import { setTemporalClient } from './operations';
+
+async function main() {
+  const log = makeLogger('api');
+  setTemporalClient(await temporalClient());
+  const app = createApiApp({
+    log,
+    health: async (_req, res) => {
+      try { await getPool().query('SELECT 1'); res.json({ ok: true }); } catch { res.status(503).json({ ok: false }); }
+    },
+    ec2: ec2Router({ actions: ec2Actions, lookupCredential, log, region: process.env.EUCA_PIN_REGION ? config.region : undefined }),
+  });
+  const server = app.listen(config.apiPort, config.apiHost, () => log.info({ port: config.apiPort, host: config.apiHost }, 'EC2 API listening'));
+  const stop = () => { log.info('stopping'); server.close(() => closePool().then(() => process.exit(0))); setTimeout(() => process.exit(0), 5000).unref(); };
+  process.on('SIGTERM', stop); process.on('SIGINT', stop);
+}
+main().catch((err) => { console.error(err); process.exit(1); });

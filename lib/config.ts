@@ -1,0 +1,74 @@
+// Every knob of the cloud, read once from the environment. Defaults give the
+// one-machine "cloud in a box" that `npm run up` starts.
+import path from 'node:path';
+
+const env = process.env;
+const int = (name: string, dflt: number) => (env[name] ? parseInt(env[name]!, 10) : dflt);
+
+export const repoRoot = path.resolve(__dirname, '..');
+
+export interface InstanceTypeDef { name: string; vcpus: number; memoryMiB: number; diskGiB: number }
+
+// Eucalyptus' classic instance types (euca-describe-availability-zones verbose).
+export const defaultInstanceTypes: InstanceTypeDef[] = [
+  { name: 't1.micro', vcpus: 1, memoryMiB: 128, diskGiB: 2 },
+  { name: 'm1.small', vcpus: 1, memoryMiB: 192, diskGiB: 2 },
+  { name: 'c1.medium', vcpus: 1, memoryMiB: 256, diskGiB: 5 },
+  { name: 'm1.large', vcpus: 2, memoryMiB: 512, diskGiB: 10 },
+  { name: 'm1.xlarge', vcpus: 2, memoryMiB: 1024, diskGiB: 10 },
+  { name: 'c1.xlarge', vcpus: 4, memoryMiB: 2048, diskGiB: 10 },
+];
+
+export const config = {
+  home: path.resolve(env.EUCA_HOME ?? path.join(repoRoot, '.cloud')),
+  // Names of namespaces and root-namespace interfaces start with this, so a
+  // test stack and the default stack never touch each other's objects.
+  prefix: env.EUCA_PREFIX ?? 'euca',
+  region: env.EUCA_REGION ?? 'local-1',
+  zone: env.EUCA_ZONE ?? 'local-1a',
+  nodes: (env.EUCA_NODES ?? 'nc1,nc2').split(',').filter(Boolean),
+  apiHost: env.EUCA_API_HOST ?? '127.0.0.1',
+  apiPort: int('EUCA_API_PORT', 8773),
+  temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+  temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
+  mysqlUrl: env.MYSQL_URL ?? 'mysql://euca:euca@127.0.0.1:3307/eucacloud',
+  mysqlPoolSize: int('EUCA_MYSQL_POOL', 8),
+  underlayCidr: env.EUCA_UNDERLAY_CIDR ?? '10.199.0.0/24',
+  // The zone's flat instance network (the networking issue replaces it with
+  // one network per security group).
+  zoneSubnet: env.EUCA_ZONE_SUBNET ?? '10.200.0.0/24',
+  zoneVni: int('EUCA_ZONE_VNI', 1000),
+  accel: (env.EUCA_ACCEL ?? 'auto') as 'kvm' | 'tcg' | 'auto',
+  // Capacity each node reports (defaults fit two small TCG guests per node on a 2-core box).
+  nodeVcpus: int('EUCA_NODE_VCPUS', 4),
+  nodeMemoryMiB: int('EUCA_NODE_MEMORY_MIB', 2048),
+  nodeDiskGiB: int('EUCA_NODE_DISK_GIB', 40),
+  schedulingPolicy: (env.EUCA_SCHEDULER ?? 'ROUNDROBIN') as 'GREEDY' | 'ROUNDROBIN' | 'POWERSAVE',
+  nodeHeartbeatMs: int('EUCA_NODE_HEARTBEAT_MS', 3000),
+  nodeDownAfterMs: int('EUCA_NODE_DOWN_AFTER_MS', 12000),
+  // How long a host queue may leave a task unpicked before we call the host gone.
+  hostScheduleToStartMs: int('EUCA_HOST_SCHEDULE_TO_START_MS', 15000),
+  bootTimeoutMs: int('EUCA_BOOT_TIMEOUT_MS', 180000),
+  launchAttempts: int('EUCA_LAUNCH_ATTEMPTS', 3),
+  clockSkewMs: int('EUCA_CLOCK_SKEW_MS', 15 * 60 * 1000),
+  logLevel: env.LOG_LEVEL ?? 'info',
+};
+
+export type Config = typeof config;
+
+export const paths = {
+  hostDir: (host: string) => path.join(config.home, 'hosts', host),
+  vmDir: (node: string, instanceId: string) => path.join(config.home, 'hosts', node, 'vms', instanceId),
+  cacheDir: (node: string) => path.join(config.home, 'hosts', node, 'cache'),
+  netDir: (host: string, vni: number) => path.join(config.home, 'hosts', host, 'net', `vb${vni}`),
+  imagesDir: () => path.join(config.home, 'images'),
+  logsDir: () => path.join(config.home, 'logs'),
+};
+
+export const names = {
+  ccHost: (zone: string) => `cc-${zone}`,
+  netns: (host: string) => `${config.prefix}-${host}`,
+  ccQueue: (zone: string) => `cc.${zone}`,
+  ncQueue: (node: string) => `nc.${node}`,
+  clcQueue: 'clc',
+};

@@ -1,0 +1,68 @@
+// After the database is up: schema, the zone and its instance types, the
+// admin account, the test guest image; then `.cloud/eucarc`. Idempotent.
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { config, defaultInstanceTypes, paths } from '../lib/config';
+import { migrate } from '../db/migrate';
+import { closePool, getPool } from '../db/pool';
+import { createAccount } from '../db/accounts';
+import { upsertZone, upsertInstanceTypes, registerImage, findImageByName } from '../db/catalog';
+import { planHosts } from '../activities/network/hosts';
+
+async function sha256(file: string) {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+async function main() {
+  const applied = await migrate();
+  if (applied.length) console.log(`    schema: applied ${applied.join(', ')}`);
+  const plan = planHosts(config.prefix, config.underlayCidr, config.zone, config.nodes);
+  await upsertZone({ name: config.zone, region: config.region, subnet: config.zoneSubnet, vni: config.zoneVni, policy: config.schedulingPolicy, ccUnderlayIp: plan.cc.underlayIp });
+  await upsertInstanceTypes(defaultInstanceTypes);
+
+  // The admin account and its key are made once and kept in .cloud/admin.json.
+  const credFile = path.join(config.home, 'admin.json');
+  let admin: { accountId: string; accessKeyId: string; secretAccessKey: string };
+  const [known] = fs.existsSync(credFile)
+    ? await getPool().query<any[]>('SELECT 1 FROM access_keys WHERE access_key_id = ?', [JSON.parse(fs.readFileSync(credFile, 'utf8')).accessKeyId])
+    : [[]];
+  if (known.length) admin = JSON.parse(fs.readFileSync(credFile, 'utf8'));
+  else {
+    admin = await createAccount('admin');
+    fs.writeFileSync(credFile, JSON.stringify(admin, null, 2), { mode: 0o600 });
+  }
+
+  // The test guest, registered as a public image of the admin account.
+  const imgDir = path.join(paths.imagesDir(), 'test-guest');
+  let imageId: string | undefined;
+  if (fs.existsSync(path.join(imgDir, 'vmlinuz'))) {
+    const existing = await findImageByName(admin.accountId, 'test-guest');
+    imageId = existing?.id ?? `emi-${crypto.randomBytes(4).toString('hex')}`;
+    await registerImage({
+      id: imageId, accountId: admin.accountId, name: 'test-guest', description: 'Debian cloud kernel + busybox initramfs (guest-image/build.sh)',
+      imageType: 'machine', kernelPath: path.join(imgDir, 'vmlinuz'), ramdiskPath: path.join(imgDir, 'initrd.img'),
+      kernelSha256: await sha256(path.join(imgDir, 'vmlinuz')), ramdiskSha256: await sha256(path.join(imgDir, 'initrd.img')),
+      architecture: 'x86_64', isPublic: true,
+    });
+  }
+
+  const endpoint = `http://${config.apiHost}:${config.apiPort}/`;
+  const uiPort = Number(config.temporalAddress.split(':')[1] ?? 7233) + 1000;
+  const eucarc = [
+    '# Source me: credentials and endpoints of the admin account of this cloud.',
+    `export AWS_ACCESS_KEY_ID=${admin.accessKeyId}`,
+    `export AWS_SECRET_ACCESS_KEY=${admin.secretAccessKey}`,
+    `export AWS_DEFAULT_REGION=${config.region}`,
+    `export EC2_URL=${endpoint}`,
+    `export AWS_ENDPOINT_URL_EC2=${endpoint}`,
+    `export EUCA_ACCOUNT_ID=${admin.accountId}`,
+    imageId ? `export EUCA_TEST_IMAGE=${imageId}` : '# no test image yet',
+    `export TEMPORAL_UI=http://127.0.0.1:${uiPort}`,
+    '',
+  ].join('\n');
+  fs.writeFileSync(path.join(config.home, 'eucarc'), eucarc, { mode: 0o600 });
+  console.log(JSON.stringify({ accountId: admin.accountId, imageId }));
+  await closePool();
+}
+main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,9 @@
+// Every workflow the CLC worker runs.
+export { runInstances } from './runInstances';
+export { launchInstance } from './launchInstance';
+export { terminateInstance } from './terminateInstance';
+export { stopInstance } from './stopInstance';
+export { startInstance } from './startInstance';
+export { rebootInstance } from './rebootInstance';
+export { getConsoleOutput } from './getConsoleOutput';
+export { reconcileNode, reconcileZone } from './reconcile';

@@ -1,0 +1,32 @@
+// TerminateInstances for one instance: shutting-down -> (cancel a launch or
+// start in flight) -> VM destroyed -> DHCP entry removed -> capacity,
+// address and MAC released -> terminated.
+import { condition, allHandlersFinished } from '@temporalio/workflow';
+import { clc, clcLong, ccCleanup, ncCleanup } from './lib/hosts';
+import { acceptance } from './lib/accepted';
+
+export interface InstanceOpInput { instanceId: string; accountId: string }
+
+export async function terminateInstance({ instanceId }: InstanceOpInput): Promise<void> {
+  const api = acceptance();
+  const { previous, changed } = await clc.transition(instanceId, ['pending', 'running', 'stopping', 'stopped', 'shutting-down'], 'shutting-down',
+    { transition: 'User initiated', code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' });
+  api.accept({ instanceId, previous, current: changed ? 'shutting-down' : previous });
+  if (!changed) { await condition(allHandlersFinished); return; }      // already terminated
+
+  // A launch or start still running owns the boot; cancel it and let its compensation run first.
+  await clcLong.cancelAndWaitClosed(`launch-${instanceId}`);
+  await clcLong.cancelAndWaitClosed(`start-${instanceId}`);
+
+  const state = await clc.instanceState(instanceId);
+  if (state && state.state !== 'terminated') {
+    if (state.node) await ncCleanup(state.node).destroyVm(instanceId, false).catch(() => undefined);   // a gone node is reconciled when it returns
+    const net = await clc.zoneNetworkPlan(state.zone);
+    const plan = await clc.bootPlan(instanceId).catch(() => undefined);
+    if (plan) await ccCleanup(state.zone).removeDhcpHost(net.vni, plan.mac).catch(() => undefined); // the CC reconciles from the DB on start
+    await clc.releaseAll(instanceId);
+    await clc.transition(instanceId, ['shutting-down'], 'terminated',
+      { transition: 'User initiated', code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' });
+  }
+  await condition(allHandlersFinished);
+}
