@@ -8,6 +8,7 @@ import { createApiApp } from './server';
 import { ec2Router } from './ec2/router';
 import { ec2Actions } from './ec2/actions';
 import { setTemporalClient } from './operations';
+import { startS3 } from './s3/main';
 
 async function main() {
   const log = makeLogger('api');
@@ -20,7 +21,8 @@ async function main() {
     ec2: ec2Router({ actions: ec2Actions, lookupCredential, log, region: process.env.EUCA_PIN_REGION ? config.region : undefined }),
   });
   const server = app.listen(config.apiPort, config.apiHost, () => log.info({ port: config.apiPort, host: config.apiHost }, 'EC2 API listening'));
-  const stop = () => { log.info('stopping'); server.close(() => closePool().then(() => process.exit(0))); setTimeout(() => process.exit(0), 5000).unref(); };
+  const s3 = await startS3(log.child({ component: 's3' })); // Walrus on EUCA_S3_PORT
+  const stop = () => { s3.close(); log.info('stopping'); server.close(() => closePool().then(() => process.exit(0))); setTimeout(() => process.exit(0), 5000).unref(); };
   process.on('SIGTERM', stop); process.on('SIGINT', stop);
 }
 main().catch((err) => { console.error(err); process.exit(1); });

@@ -52,6 +52,12 @@ export const config = {
   launchAttempts: int('EUCA_LAUNCH_ATTEMPTS', 3),
   clockSkewMs: int('EUCA_CLOCK_SKEW_MS', 15 * 60 * 1000),
   logLevel: env.LOG_LEVEL ?? 'info',
+  // Walrus (S3): its own listener; object files under walrusDir; virtual-host
+  // style answers Host: <bucket>.<one of s3Domains>.
+  s3Host: env.EUCA_S3_HOST ?? env.EUCA_API_HOST ?? '127.0.0.1',
+  s3Port: int('EUCA_S3_PORT', 8774),
+  s3Domains: (env.EUCA_S3_DOMAINS ?? 's3.localhost,localhost').split(',').filter(Boolean),
+  walrusDir: path.resolve(env.EUCA_WALRUS_DIR ?? path.join(env.EUCA_HOME ?? path.join(repoRoot, '.cloud'), 'walrus')),
 };
 
 export type Config = typeof config;

@@ -56,6 +56,7 @@ async function main() {
     `export AWS_DEFAULT_REGION=${config.region}`,
     `export EC2_URL=${endpoint}`,
     `export AWS_ENDPOINT_URL_EC2=${endpoint}`,
+    `export S3_URL=http://${config.s3Host}:${config.s3Port}/`, `export AWS_ENDPOINT_URL_S3=http://${config.s3Host}:${config.s3Port}/`,
     `export EUCA_ACCOUNT_ID=${admin.accountId}`,
     imageId ? `export EUCA_TEST_IMAGE=${imageId}` : '# no test image yet',
     `export TEMPORAL_UI=http://127.0.0.1:${uiPort}`,

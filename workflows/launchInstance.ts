@@ -17,8 +17,9 @@ export async function launchInstance({ instanceId, zone }: LaunchInput): Promise
     const net = await clc.zoneNetworkPlan(zone);
     const plan = await clc.bootPlan(instanceId);
     await cc(zone).ensureZoneNetwork(net);
-    await cc(zone).addDhcpHost(net.vni, plan.mac, plan.privateIp, plan.hostname);
+    // Registered first: the CC may apply the entry and still fail (or time out) answering; removal is idempotent.
     saga.add('remove DHCP entry', () => ccCleanup(zone).removeDhcpHost(net.vni, plan.mac));
+    await cc(zone).addDhcpHost(net.vni, plan.mac, plan.privateIp, plan.hostname);
 
     const booted = await placeAndBoot(instanceId, net, LAUNCH_ATTEMPTS);
     saga.add('destroy VM', () => ncCleanup(booted.node).destroyVm(instanceId, false));

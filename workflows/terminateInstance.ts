@@ -18,8 +18,9 @@ export async function terminateInstance({ instanceId }: InstanceOpInput): Promis
   await clcLong.cancelAndWaitClosed(`launch-${instanceId}`);
   await clcLong.cancelAndWaitClosed(`start-${instanceId}`);
 
+  // Every step below is idempotent, so it runs whatever the cancelled launch already undid.
   const state = await clc.instanceState(instanceId);
-  if (state && state.state !== 'terminated') {
+  if (state) {
     if (state.node) await ncCleanup(state.node).destroyVm(instanceId, false).catch(() => undefined);   // a gone node is reconciled when it returns
     const net = await clc.zoneNetworkPlan(state.zone);
     const plan = await clc.bootPlan(instanceId).catch(() => undefined);

@@ -318,7 +318,29 @@ export async function setDhcpHost(stateDir: string, mac: string, ipAddr: string,
     const hosts = (await readHosts(dir)).filter((h) => h.mac !== m && h.ip !== ipAddr);
     hosts.push({ mac: m, ip: ipAddr, hostname });
     await writeHostsAndReload(dir, hosts);
+    // An address reused from a terminated instance may still be leased to its old MAC.
+    await releaseLeases(dir, (l) => (l.ip === ipAddr && l.mac !== m) || (l.mac === m && l.ip !== ipAddr));
   });
+}
+
+interface Lease { mac: string; ip: string }
+
+/**
+ * dnsmasq keeps leases in memory and refuses a configured address while it is
+ * leased to another MAC; `dhcp_release` (dnsmasq-utils) makes it drop a lease,
+ * sent from inside the network's namespace (entered through dnsmasq's own pid).
+ */
+async function releaseLeases(dir: string, which: (l: Lease) => boolean): Promise<void> {
+  const f = files(dir);
+  let text = '';
+  try { text = await fs.readFile(f.leases, 'utf8'); } catch { return; }
+  const leases = text.split('\n').map((l) => l.trim().split(/\s+/)).filter((p) => p.length >= 3).map((p) => ({ mac: p[1].toLowerCase(), ip: p[2] }));
+  const pid = await dnsmasqPid(dir);
+  if (!pid) return;
+  const iface = path.basename(dir);   // stateDir is .../net/vb<vni>, the bridge dnsmasq serves
+  for (const l of leases.filter(which)) {
+    await run('nsenter', [`--net=/proc/${pid}/ns/net`, 'dhcp_release', iface, l.ip, l.mac]).catch(() => undefined);
+  }
 }
 
 export async function removeDhcpHost(stateDir: string, mac: string): Promise<void> {
@@ -328,6 +350,7 @@ export async function removeDhcpHost(stateDir: string, mac: string): Promise<voi
     const before = await readHosts(dir);
     const after = before.filter((h) => h.mac !== m);
     await writeHostsAndReload(dir, after);
+    await releaseLeases(dir, (l) => l.mac === m);
   });
 }
 

@@ -1,6 +1,6 @@
 // Place an instance on a node and boot it there; a node that is gone (never
 // picks up, or stops heartbeating) is left for another, a bounded number of times.
-import { log } from '@temporalio/workflow';
+import { log, CancellationScope } from '@temporalio/workflow';
 import { clc, nc, ncBoot, ncCleanup, timeouts } from './hosts';
 import { isHostGone, describeFailure } from './failures';
 import type { ZoneNetworkPlan } from '../types';
@@ -23,7 +23,7 @@ export async function placeAndBoot(instanceId: string, net: ZoneNetworkPlan, att
     } catch (err) {
       lastError = err;
       // Undo this attempt on this node before anything else happens.
-      await ncCleanup(node).destroyVm(instanceId, false).catch(() => undefined);
+      await CancellationScope.nonCancellable(() => ncCleanup(node).destroyVm(instanceId, false).catch(() => undefined));
       if (!isHostGone(err) || attempt === attempts) throw err;
       log.warn('node gone, moving the launch', { instanceId, node, error: describeFailure(err) });
       await clc.releaseCapacity(instanceId);

@@ -1,8 +1,13 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, CancelledFailure, isCancellation } from '@temporalio/workflow';
 
-/** A host that never picked the task up or stopped heartbeating: try elsewhere. */
+/**
+ * A host that never picked the task up or stopped heartbeating: try elsewhere.
+ * So is a host whose agent shut down (restart, redeploy) with the step still
+ * running: the SDK core then fails the attempt as ApplicationFailure 'WorkerShutdown'.
+ */
 export function isHostGone(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure;
+  if (!(err instanceof ActivityFailure)) return false;
+  return err.cause instanceof TimeoutFailure || (err.cause instanceof ApplicationFailure && err.cause.type === 'WorkerShutdown');
 }
 
 /** The EC2 error code carried by a failure, if any (ApplicationFailure type). */

@@ -1,7 +1,7 @@
 // Activity proxies, one per host task queue. Host queues get a
 // schedule-to-start timeout (a dead host never picks the task up) and bounded
 // retries; long activities heartbeat so a host dying mid-step shows quickly.
-import { proxyActivities, ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, ActivityOptions, ActivityCancellationType } from '@temporalio/workflow';
 import type { ClcActivities } from '../../activities/clc';
 import type { CcActivities } from '../../activities/network/cc';
 import type { NcActivities } from '../../activities/hypervisor/nc';
@@ -31,6 +31,9 @@ function hostOptions(taskQueue: string, extra: Partial<ActivityOptions> = {}): A
     taskQueue,
     scheduleToStartTimeout: timeouts.hostScheduleToStart,
     startToCloseTimeout: '2 minutes',
+    // A cancelled launch waits for a host step in flight to end, so its clean-up
+    // never runs before (and misses) a VM that step was still starting.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '500 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ec2Codes },
     ...extra,
   };
