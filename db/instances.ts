@@ -58,11 +58,12 @@ export function randomMac(): string {
   return 'd0:0d:' + [...crypto.randomBytes(4)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-async function takeAddress(conn: Conn, zone: string, subnet: string, instanceId: string): Promise<string> {
+async function takeAddress(conn: Conn, zone: string, subnet: string, instanceId: string, avoid?: string): Promise<string> {
   const [held] = await conn.query<any[]>('SELECT ip FROM private_ips WHERE instance_id = ?', [instanceId]);
   if (held[0]) return held[0].ip;
   const [rows] = await conn.query<any[]>('SELECT ip FROM private_ips WHERE zone = ? FOR UPDATE', [zone]);
   const used = new Set(rows.map((r) => r.ip));
+  if (avoid) used.add(avoid);
   for (const ip of instanceAddresses(subnet)) {
     if (!used.has(ip)) { await conn.query('INSERT INTO private_ips (zone, ip, instance_id) VALUES (?, ?, ?)', [zone, ip, instanceId]); return ip; }
   }
@@ -173,6 +174,17 @@ export async function placeInstance(instanceId: string, exclude: string[]): Prom
       return held[0].node as string;
     }
     await conn.query('DELETE FROM node_allocations WHERE instance_id = ?', [instanceId]);
+    if (exclude.length && inst.state === 'pending') {
+      // Leaving a node that is gone: its VM may still run there with the old
+      // MAC and address, so the instance gets new ones (the old node's VM is
+      // destroyed when that node comes back and reconciles).
+      const [[zone]] = await conn.query<any[]>('SELECT subnet FROM zones WHERE name = ?', [inst.zone]) as any;
+      await conn.query('DELETE FROM private_ips WHERE instance_id = ?', [instanceId]);
+      await conn.query('DELETE FROM macs WHERE instance_id = ?', [instanceId]);
+      const ip = await takeAddress(conn, inst.zone, zone.subnet, instanceId, inst.private_ip);
+      const mac = await takeMac(conn, instanceId);
+      await conn.query('UPDATE instances SET private_ip = ?, mac = ? WHERE id = ?', [ip, mac, instanceId]);
+    }
     const need: Need = { vcpus: inst.vcpus, memoryMiB: inst.memory_mib, diskGiB: inst.disk_gib };
     const caps = (await nodeCapacities(inst.zone, conn)).filter((n) => !exclude.includes(n.name));
     const n = pickNode(caps, need, inst.scheduling_policy, inst.rr_cursor);

@@ -18,7 +18,7 @@ export async function launchInstance({ instanceId, zone }: LaunchInput): Promise
     const plan = await clc.bootPlan(instanceId);
     await cc(zone).ensureZoneNetwork(net);
     // Registered first: the CC may apply the entry and still fail (or time out) answering; removal is idempotent.
-    saga.add('remove DHCP entry', () => ccCleanup(zone).removeDhcpHost(net.vni, plan.mac));
+    saga.add('remove DHCP entry', async () => ccCleanup(zone).removeDhcpHost(net.vni, (await clc.bootPlan(instanceId)).mac));
     await cc(zone).addDhcpHost(net.vni, plan.mac, plan.privateIp, plan.hostname);
 
     const booted = await placeAndBoot(instanceId, net, LAUNCH_ATTEMPTS);

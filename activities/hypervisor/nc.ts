@@ -8,6 +8,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import * as qemu from './qemu';
 import { ensureVnet } from '../network/vnet';
+import { listLinks } from '../network/ip';
 import type { BootPlan, ZoneNetworkPlan } from '../../workflows/types';
 
 export interface NcHost { node: string; netns: string; runRoot: string; cacheDir: string; accel: qemu.Accel }
@@ -86,6 +87,12 @@ export function createNcActivities(host: NcHost) {
     async reconcileVms(expected: string[]): Promise<string[]> {
       const running = await qemu.listVms(host.runRoot);
       const stray = running.filter((id) => !expected.includes(id));
+      // A launch killed between creating the tap and starting QEMU leaves only a tap.
+      const expectedTaps = new Set(expected.map(qemu.tapNameFor));
+      for (const link of await listLinks(host.netns)) {
+        const m = /^tap([0-9a-f]{8})$/.exec(link.ifname);
+        if (m && !expectedTaps.has(link.ifname) && !stray.includes(`i-${m[1]}`)) stray.push(`i-${m[1]}`);
+      }
       for (const id of stray) await qemu.destroyVm({ ...ref(id), netns: host.netns, tapName: qemu.tapNameFor(id) } as qemu.VmSpec, { purge: false });
       return stray;
     },

@@ -146,8 +146,12 @@ function isOurQemu(argv: string[] | null, instanceId: string): boolean {
  * point at our qemu, scan /proc (covers a pidfile lost to a crash).
  */
 async function findQemuPid(ref: VmRef): Promise<number | null> {
+  // Ours = this instance AND this host's run dir: on one machine standing for
+  // several hosts, the same instance may have a stray VM on another (dead) node.
+  const pidfile = path.join(ref.runDir, PIDFILE);
+  const ours = (argv: string[] | null) => isOurQemu(argv, ref.instanceId) && !!argv && argv.includes(pidfile);
   const pid = await readPidfile(ref.runDir);
-  if (pid && isOurQemu(await procArgv(pid), ref.instanceId)) return pid;
+  if (pid && ours(await procArgv(pid))) return pid;
   let entries: string[];
   try {
     entries = await fs.readdir('/proc');
@@ -157,7 +161,7 @@ async function findQemuPid(ref: VmRef): Promise<number | null> {
   for (const e of entries) {
     if (!/^\d+$/.test(e)) continue;
     const p = parseInt(e, 10);
-    if (isOurQemu(await procArgv(p), ref.instanceId)) return p;
+    if (ours(await procArgv(p))) return p;
   }
   return null;
 }

@@ -72,11 +72,11 @@ export function payloadSource(ctx: Ctx): AsyncIterable<Buffer> {
   const m = ctx.auth.mode;
   const enc = hdr(ctx, 'content-encoding') ?? '';
   if (m.startsWith('streaming') || /aws-chunked/.test(enc) && m !== 'signed') {
-    if (!m.startsWith('streaming')) return ctx.req as AsyncIterable<Buffer>;
+    if (!m.startsWith('streaming')) return readBody(ctx.req);
     ctx.chunked = { signing: m === 'streaming-unsigned-trailer' ? undefined : ctx.auth.chunkSigning, trailer: m.endsWith('trailer'), trailers: {}, decodedLength: 0 };
-    return decodeAwsChunked(ctx.req as AsyncIterable<Buffer>, ctx.chunked);
+    return decodeAwsChunked(readBody(ctx.req), ctx.chunked);
   }
-  return ctx.req as AsyncIterable<Buffer>;
+  return readBody(ctx.req);
 }
 
 /** The declared body size (decoded length for aws-chunked); undefined if not known. */
@@ -199,3 +199,29 @@ export function validateTags(tags: db.Tag[], max: number): void {
 }
 
 export function ownerXml(id: string) { return { ID: id, DisplayName: id }; }
+
+/**
+ * The request body as an async iterable that, unlike `for await (req)`, does
+ * not destroy the socket when the consumer stops early (a refused upload gets
+ * its XML error, then the connection is closed).
+ */
+export async function* readBody(req: import('node:http').IncomingMessage): AsyncGenerator<Buffer> {
+  let ended = req.readableEnded, error: Error | undefined, wake: (() => void) | undefined;
+  const onReadable = () => wake?.();
+  const onEnd = () => { ended = true; wake?.(); };
+  const onError = (e: Error) => { error = e; wake?.(); };
+  const onClose = () => { if (!ended && !error) error = Object.assign(new Error('aborted'), { code: 'ECONNRESET' }); wake?.(); };
+  req.on('readable', onReadable); req.on('end', onEnd); req.on('error', onError); req.on('close', onClose);
+  try {
+    for (;;) {
+      let c: Buffer | null;
+      while ((c = req.read()) !== null) yield c;
+      if (ended) return;
+      if (error) throw error;
+      await new Promise<void>((r) => { wake = r; });
+      wake = undefined;
+    }
+  } finally {
+    req.off('readable', onReadable); req.off('end', onEnd); req.off('error', onError); req.off('close', onClose);
+  }
+}

@@ -184,7 +184,7 @@ function sendError(ctx: Ctx, err: unknown, resource: string) {
   res.status(e.status);
   if (body) { res.setHeader('Content-Type', 'application/xml'); res.setHeader('Content-Length', Buffer.byteLength(body)); }
   // a body we did not read would otherwise be drained; for big uploads close instead
-  if (!ctx.req.readableEnded && Number(ctx.req.headers['content-length'] ?? 0) > 1024 * 1024) res.setHeader('Connection', 'close');
+  if (!ctx.req.readableEnded && (Number(ctx.req.headers['content-length'] ?? 0) > 0 || ctx.req.headers['transfer-encoding'])) res.setHeader('Connection', 'close');
   res.end(body);
 }
 

@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { RunInstancesCommand, TerminateInstancesCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { ec2, stackUp, imageId, waitForState, leftovers, query, closeDb, sleep, pidOf, restartProcess, endpoint } from './helpers';
+import { ec2, stackUp, imageId, waitForState, leftovers, query, closeDb, sleep, pidOf, restartProcess, endpoint, run, prefix } from './helpers';
 
 const skip = stackUp ? false : 'the test cloud is not up (run through npm test)';
 after(closeDb);
@@ -31,13 +31,14 @@ test('kill -9 an NC worker during a launch: the launch still ends, nothing leaks
 
   // The node comes back (as a supervisor would restart it) and destroys the stray VM it had started.
   restartProcess(`nc-${node}`, ['workers/nc.ts', '--node', node, '--zone', process.env.EUCA_ZONE ?? 'test-1a']);
-  for (let i = 0; i < 60; i++) {
-    const qemuOnDeadNode = (await leftovers([id])).qemu.filter((l) => l.includes(`/hosts/${node}/`));
-    if (!qemuOnDeadNode.length) break;
-    await sleep(1000);
-  }
-  const strays = (await leftovers([id])).qemu.filter((l) => l.includes(`/hosts/${node}/`));
-  assert.deepEqual(strays, [], 'no QEMU left on the node that died');
+  const onDeadNode = async () => {
+    const l = await leftovers([id]);
+    const { stdout } = await run('ip', ['-n', `${prefix}-${node}`, '-o', 'link', 'show']);
+    const taps = finalNode === node ? [] : stdout.split('\n').filter((t) => t.includes(`tap${id.slice(2)}`));
+    return [...l.qemu.filter((q) => q.includes(`/hosts/${node}/`)), ...taps];
+  };
+  for (let i = 0; i < 60 && (await onDeadNode()).length; i++) await sleep(1000);
+  assert.deepEqual(await onDeadNode(), [], 'no QEMU or tap left on the node that died');
 
   await client.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
   await waitForState([id], ['terminated'], 120_000);

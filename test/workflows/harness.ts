@@ -94,6 +94,7 @@ async function createTestDatabase(): Promise<DbTarget | string> {
       conn = await mysql.createConnection({ ...admin, connectTimeout: 3000 });
       await conn.query(`CREATE DATABASE \`${dbName}\``);
     }
+    await dropStaleDatabases(conn).catch(() => undefined);
   } finally { await conn.end(); }
   const testUrl = new URL(baseUrl.toString());
   testUrl.pathname = `/${dbName}`;
@@ -101,11 +102,31 @@ async function createTestDatabase(): Promise<DbTarget | string> {
 }
 
 async function dropTestDatabase(t: DbTarget) {
-  const conn = await mysql.createConnection({
-    host: t.baseUrl.hostname, port: Number(t.baseUrl.port || 3306),
-    user: decodeURIComponent(t.baseUrl.username), password: decodeURIComponent(t.baseUrl.password),
-  });
-  try { await conn.query(`DROP DATABASE IF EXISTS \`${t.dbName}\``); } finally { await conn.end(); }
+  const port = Number(t.baseUrl.port || 3306);
+  try {
+    const conn = await mysql.createConnection({
+      host: t.baseUrl.hostname, port, user: decodeURIComponent(t.baseUrl.username), password: decodeURIComponent(t.baseUrl.password),
+    });
+    try { await conn.query(`DROP DATABASE IF EXISTS \`${t.dbName}\``); } finally { await conn.end(); }
+  } catch (e: any) {
+    // The grant can vanish when the test cloud's MariaDB is recreated under us: try root, else just say so.
+    const socket = rootSocket(port);
+    try { if (!socket) throw e; asRoot(socket, `DROP DATABASE IF EXISTS \`${t.dbName}\``); }
+    catch (e2: any) { console.warn(`could not drop test database ${t.dbName}: ${e2.message ?? e2}`); }
+  }
+}
+
+/** Drops the databases of earlier runs that were killed before their teardown (their pid is gone). */
+async function dropStaleDatabases(conn: mysql.Connection) {
+  const [rows] = await conn.query<any[]>(`SHOW DATABASES LIKE 'eucawf\\_%'`);
+  for (const r of rows) {
+    const name = Object.values(r)[0] as string;
+    const pid = Number(/^eucawf_(\d+)_/.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    let alive = true;
+    try { process.kill(pid, 0); } catch (e: any) { alive = e.code === 'EPERM'; }
+    if (!alive) await conn.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => undefined);
+  }
 }
 
 // ---------------------------------------------------------------- fakes

@@ -28,6 +28,9 @@ async function assertRunningOn(cloud: FakeCloud, id: string, node: string, vmsIn
   assert.ok(cloud.vms.get(node)!.get(id), `VM runs on ${node}`);
   assert.equal(cloud.allVms().length, vmsInZone, 'VMs left in the zone');
   assert.equal(cloud.dhcp.get(row.mac)?.ip, row.private_ip);
+  assert.equal(cloud.dhcp.size, 1, 'one DHCP entry in the zone: none left for an address or MAC given up in the move');
+  const held = await h.held(id);
+  assert.deepEqual([held.ips, held.macs], [[row.private_ip], [row.mac]], 'exactly one address and MAC held');
 }
 
 describe('hosts that vanish mid-launch (real timeouts)', { concurrency: true, timeout: 180_000 }, () => {

@@ -1,7 +1,7 @@
 // Place an instance on a node and boot it there; a node that is gone (never
 // picks up, or stops heartbeating) is left for another, a bounded number of times.
 import { log, CancellationScope } from '@temporalio/workflow';
-import { clc, nc, ncBoot, ncCleanup, timeouts } from './hosts';
+import { clc, cc, ccCleanup, nc, ncBoot, ncCleanup, timeouts } from './hosts';
 import { isHostGone, describeFailure } from './failures';
 import type { ZoneNetworkPlan } from '../types';
 
@@ -11,8 +11,14 @@ export async function placeAndBoot(instanceId: string, net: ZoneNetworkPlan, att
   const exclude: string[] = [];
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    const before = attempt > 1 ? await clc.bootPlan(instanceId) : undefined;
     const node = await clc.placeInstance(instanceId, exclude);     // holds capacity on `node`
     const plan = await clc.bootPlan(instanceId);
+    if (before && before.mac !== plan.mac) {
+      // Moved off a gone node with a new MAC and address: DHCP follows.
+      await ccCleanup(net.zone).removeDhcpHost(net.vni, before.mac).catch(() => undefined);
+      await cc(net.zone).addDhcpHost(net.vni, plan.mac, plan.privateIp, plan.hostname);
+    }
     log.info('booting', { instanceId, node, attempt });
     try {
       await nc(node).prepareNodeNetwork(net);
