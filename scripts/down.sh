@@ -12,6 +12,6 @@ done
 step "stopping VMs and DHCP servers, removing the host namespaces"
 (cd "$REPO" && node --import tsx scripts/hosts.ts down --prefix "$EUCA_PREFIX") | sed 's/^/    /' || true
 step "stopping MariaDB and Temporal"
-stop_bg mariadb
+stop_bg mariadb   # only ours: an external MYSQL_URL was never started here
 stop_bg temporal
 note "stopped; state kept in $EUCA_HOME"

@@ -81,8 +81,9 @@ wait_for() { # wait_for SECONDS DESCRIPTION CMD...
 }
 
 start_mariadb() {
-  if [ -n "${MYSQL_URL:-}" ]; then note "using external MySQL at MYSQL_URL"; return; fi
-  export MYSQL_URL="mysql://euca:euca@127.0.0.1:$MYSQL_PORT/eucacloud"
+  local private_url="mysql://euca:euca@127.0.0.1:$MYSQL_PORT/eucacloud"
+  if [ -n "${MYSQL_URL:-}" ] && [ "$MYSQL_URL" != "$private_url" ]; then note "using external MySQL at MYSQL_URL"; return; fi
+  export MYSQL_URL=$private_url
   local data=$EUCA_HOME/mysql
   if [ ! -d "$data/mysql" ]; then
     step "initialising a private MariaDB in $data"

@@ -12,8 +12,8 @@ function alive(pid: number | undefined) { try { return !!pid && (process.kill(pi
 
 test('kill -9 an NC worker during a launch: the launch still ends, nothing leaks', { skip, timeout: 400_000 }, async () => {
   const client = ec2();
-  const run = await client.send(new RunInstancesCommand({ ImageId: imageId, InstanceType: 'm1.small', MinCount: 1, MaxCount: 1 }));
-  const id = run.Instances![0].InstanceId!;
+  const launched = await client.send(new RunInstancesCommand({ ImageId: imageId, InstanceType: 'm1.small', MinCount: 1, MaxCount: 1 }));
+  const id = launched.Instances![0].InstanceId!;
   const [{ node }] = await query<{ node: string }>('SELECT node FROM instances WHERE id = ?', [id]);
   const pid = pidOf(`nc-${node}`);
   assert.ok(alive(pid), `the worker of ${node} runs`);

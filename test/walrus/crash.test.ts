@@ -58,7 +58,7 @@ test('kill -9 during a large PUT: old version intact, no partial object, temp fi
     put.on('error', () => undefined);
     const block = Buffer.alloc(1 << 20, 7);
     let sent = 0; let stop = false;
-    const feed = async () => { while (!stop && sent < total) { if (!put.write(block)) await new Promise((r) => put.once('drain', r)); sent += block.length; } };
+    const feed = async () => { while (!stop && sent < total) { if (!put.write(block)) await new Promise((r) => { put.once('drain', r); put.once('close', r); }); sent += block.length; } };
     const feeding = feed();
     const tmpDir = path.join(dir, 'tmp');
     let partial = 0;
@@ -69,7 +69,7 @@ test('kill -9 during a large PUT: old version intact, no partial object, temp fi
     assert.ok(partial >= 32 * 1024 * 1024, `temp file grew to ${partial}`);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
-    stop = true; put.destroy(); await feeding.catch(() => undefined);
+    stop = true; put.destroy(); void feeding.catch(() => undefined);
     assert.ok(fs.readdirSync(tmpDir).length > 0, 'the killed PUT left a temp file behind');
 
     child = startServer(port, dir);
