@@ -1,6 +1,6 @@
 // What every worker process shares: one Temporal connection, graceful shutdown
 // (in-flight activities get time to finish), one bounded DB pool where used.
-import { Worker, WorkerOptions, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { Worker, WorkerOptions, Runtime, DefaultLogger, makeTelemetryFilterString } from '@temporalio/worker';
 import { workerConnection } from '../lib/temporal';
 import { config } from '../lib/config';
 import { makeLogger } from '../lib/log';
@@ -15,7 +15,17 @@ let runtimeInstalled = false;
 export async function runWorker(component: string, options: Omit<WorkerOptions, 'connection' | 'namespace'>, onStarted?: () => Promise<void>) {
   const log = makeLogger(component);
   if (!runtimeInstalled) {
-    Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
+    // SDK, workflow and activity logs become pino lines of this process too:
+    // one JSON line per step, with the workflow id (and our instanceId fields).
+    const levels = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
+    Runtime.install({
+      logger: new DefaultLogger('INFO', (entry) => {
+        const { sdkComponent, taskQueue, namespace, ...rest } = (entry.meta ?? {}) as Record<string, unknown>;
+        void namespace; void taskQueue;
+        log[levels[entry.level]]({ sdk: sdkComponent, ...rest }, entry.message);
+      }),
+      telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+    });
     runtimeInstalled = true;
   }
   const connection = await workerConnection();
