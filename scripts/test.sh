@@ -9,6 +9,9 @@ source "$REPO/scripts/lib.sh"
 source "$REPO/scripts/test-env.sh"
 [ "$(id -u)" = 0 ] || { echo "npm test needs root (namespaces, bridges, QEMU)" >&2; exit 1; }
 
+# One test cloud per machine: a second `npm test` waits for the first.
+exec 9>/tmp/ecit-test.lock
+flock 9
 install_all
 # A killed earlier run leaves its test cloud behind: clear it by its own names first.
 bash "$REPO/scripts/down.sh" >/dev/null 2>&1 || true
