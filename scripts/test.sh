@@ -25,7 +25,7 @@ export MYSQL_URL=${MYSQL_URL:-mysql://euca:euca@127.0.0.1:$EUCA_MYSQL_PORT/eucac
 
 if [ $# -gt 0 ]; then files=("$@"); else
   mapfile -t files < <(cd "$REPO" && ls test/unit/*.test.ts test/hypervisor/*.test.ts test/network/*.test.ts \
-    test/workflows/*.test.ts test/e2e/*.test.ts test/walrus/*.test.ts 2>/dev/null)
+    test/metadata/*.test.ts test/workflows/*.test.ts test/e2e/*.test.ts test/walrus/*.test.ts 2>/dev/null)
 fi
 step "running ${#files[@]} test files"
 cd "$REPO"
