@@ -10,6 +10,7 @@
 // secret lives in the state dir, so tokens survive a service restart.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import * as http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as os from 'node:os';
 import { docPath, validateDoc, type InstanceMetadataDoc } from './doc';
@@ -307,4 +308,19 @@ export function createMetadataHandler(opts: HandlerOptions): (req: IncomingMessa
       else res.destroy();
     });
   };
+}
+
+/**
+ * An http.Server around the handler, hardened for guests: short timeouts, few headers, and
+ * half-closed requests answered (a client that sends its request and shuts down its write
+ * side, as `printf ... | nc` does, still gets the response; Node's default drops it).
+ */
+export function createMetadataServer(opts: HandlerOptions): http.Server {
+  const server = http.createServer(createMetadataHandler(opts));
+  (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
+  server.keepAliveTimeout = 5_000;
+  server.maxHeadersCount = 50;
+  return server;
 }

@@ -8,10 +8,9 @@
 // Started and stopped by activities/network/metadata.ts (ensureMetadataService).
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { DEFAULT_METADATA_PORT, metadataRoot } from './doc';
-import { createMetadataHandler } from './handler';
+import { createMetadataServer } from './handler';
 
 export const PID_FILE = 'server.pid';
 export const SECRET_FILE = 'token.key';
@@ -57,12 +56,7 @@ async function main(): Promise<void> {
   await fs.mkdir(root, { recursive: true, mode: 0o700 });
   const secret = await loadSecret(root);
 
-  const server = http.createServer(createMetadataHandler({ stateDir, secret }));
-  // Guests get no slow-loris hold on the service.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 15_000;
-  server.keepAliveTimeout = 5_000;
-  server.maxHeadersCount = 50;
+  const server = createMetadataServer({ stateDir, secret });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port, host }, () => resolve());

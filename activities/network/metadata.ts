@@ -27,7 +27,7 @@ import {
   validateDoc,
   type InstanceMetadataDoc,
 } from '../../metadata/doc';
-import { CommandError, isIpv4, nsExec, run } from './ip';
+import { CommandError, isIpv4, nsExec } from './ip';
 import { namedNetnsId, procNetnsId, readCmdline, readPidFile, sleep, stopPid } from './proc';
 
 export type { InstanceMetadataDoc } from '../../metadata/doc';
@@ -305,4 +305,3 @@ export async function syncInstanceMetadata(stateDir: string, vni: number, docs: 
   return { written, removed };
 }
 
-export { run };

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { API_VERSIONS, createMetadataHandler, errorBody, interfaceVniResolver, type Peer } from '../../metadata/handler';
+import { API_VERSIONS, createMetadataHandler, createMetadataServer, errorBody, interfaceVniResolver, type Peer } from '../../metadata/handler';
 import { loadSecret } from '../../metadata/server';
 import {
   listInstanceMetadata,
@@ -89,7 +90,7 @@ describe('metadata handler (in-process)', () => {
       const [vni, ip] = h.split('/');
       return { vni: Number(vni), ip: ip! };
     };
-    server = http.createServer(createMetadataHandler({ stateDir: tmp, secret, now: () => clock, peerOf }));
+    server = createMetadataServer({ stateDir: tmp, secret, now: () => clock, peerOf });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -309,6 +310,22 @@ describe('metadata handler (in-process)', () => {
     assert.deepEqual(Object.keys(await listInstanceMetadata(tmp, VNI)), ['10.251.7.52']);
     assert.equal((await get('/latest/meta-data/instance-id', {}, `${VNI}/10.251.7.52`)).body, 'i-00000003');
     assert.equal((await get('/latest/meta-data/instance-id')).status, 404, 'removed by sync');
+  });
+
+  it('answers a half-closed request (printf ... | nc, as the busybox guest does)', async () => {
+    const port = (server.address() as AddressInfo).port;
+    const raw = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(port, '127.0.0.1', () => {
+        c.end(`PUT /latest/api/token HTTP/1.0\r\nx-test-peer: ${VNI}/10.251.7.52\r\nX-aws-ec2-metadata-token-ttl-seconds: 30\r\n\r\n`);
+      });
+      let buf = '';
+      c.on('data', (d) => (buf += d));
+      c.on('end', () => resolve(buf));
+      c.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+    const tok = raw.split('\r\n\r\n')[1]!;
+    assert.equal((await get('/latest/meta-data/instance-id', { 'X-aws-ec2-metadata-token': tok }, `${VNI}/10.251.7.52`)).body, 'i-00000003');
   });
 
   it('default peer resolution maps only vb<vni> interface addresses', () => {
