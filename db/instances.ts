@@ -8,19 +8,23 @@ import { ec2Failure } from './errors';
 import { pickNode, take, Need, SchedulingPolicy } from '../lib/scheduler';
 import { instanceAddresses } from '../lib/ipv4';
 import type { RunInstancesInput, Admission, TagInput } from '../workflows/types';
+import { networkForGroup } from './networks';
+import { setInstanceGroups, ensureDefaultGroup } from './securityGroups';
 
 export interface InstanceRow {
   id: string; reservationId: string; accountId: string; launchIndex: number; imageId: string; instanceType: string;
   zone: string; node: string | null; state: string; stateReasonCode: string | null; stateReasonMessage: string | null;
   stateTransitionReason: string | null; privateIp: string | null; mac: string | null; userData: string | null;
   keyName: string | null; clientToken: string | null; launchedAt: Date; updatedAt: Date; tags: { key: string; value: string }[];
+  networkId: string | null;
+  groups: { id: string; name: string }[];
 }
 const instanceOf = (r: any): InstanceRow => ({
   id: r.id, reservationId: r.reservation_id, accountId: r.account_id, launchIndex: r.launch_index, imageId: r.image_id,
   instanceType: r.instance_type, zone: r.zone, node: r.node, state: r.state, stateReasonCode: r.state_reason_code,
   stateReasonMessage: r.state_reason_message, stateTransitionReason: r.state_transition_reason, privateIp: r.private_ip,
   mac: r.mac, userData: r.user_data, keyName: r.key_name, clientToken: r.client_token, launchedAt: r.launched_at,
-  updatedAt: r.updated_at, tags: [],
+  updatedAt: r.updated_at, tags: [], networkId: r.network_id ?? null, groups: [],
 });
 
 export const stateCodes: Record<string, number> = {
@@ -33,6 +37,10 @@ async function attachTags(rows: InstanceRow[]): Promise<InstanceRow[]> {
     'SELECT resource_id, tag_key, tag_value FROM tags WHERE resource_id IN (?) ORDER BY tag_key', [rows.map((r) => r.id)]);
   const byId = new Map(rows.map((r) => [r.id, r]));
   for (const t of tags) byId.get(t.resource_id)?.tags.push({ key: t.tag_key, value: t.tag_value });
+  const [groups] = await getPool().query<any[]>(
+    `SELECT isg.instance_id, sg.id, sg.name FROM instance_security_groups isg JOIN security_groups sg ON sg.id = isg.group_id
+      WHERE isg.instance_id IN (?) ORDER BY sg.name`, [rows.map((r) => r.id)]);
+  for (const g of groups) byId.get(g.instance_id)?.groups.push({ id: g.id, name: g.name });
   return rows;
 }
 
@@ -58,16 +66,17 @@ export function randomMac(): string {
   return 'd0:0d:' + [...crypto.randomBytes(4)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-async function takeAddress(conn: Conn, zone: string, subnet: string, instanceId: string, avoid?: string): Promise<string> {
+/** A private address from the network's pool (pool = network id), lowest free first. */
+async function takeAddress(conn: Conn, pool: string, subnet: string, instanceId: string, avoid?: string): Promise<string> {
   const [held] = await conn.query<any[]>('SELECT ip FROM private_ips WHERE instance_id = ?', [instanceId]);
   if (held[0]) return held[0].ip;
-  const [rows] = await conn.query<any[]>('SELECT ip FROM private_ips WHERE zone = ? FOR UPDATE', [zone]);
+  const [rows] = await conn.query<any[]>('SELECT ip FROM private_ips WHERE pool = ? FOR UPDATE', [pool]);
   const used = new Set(rows.map((r) => r.ip));
   if (avoid) used.add(avoid);
   for (const ip of instanceAddresses(subnet)) {
-    if (!used.has(ip)) { await conn.query('INSERT INTO private_ips (zone, ip, instance_id) VALUES (?, ?, ?)', [zone, ip, instanceId]); return ip; }
+    if (!used.has(ip)) { await conn.query('INSERT INTO private_ips (pool, ip, instance_id) VALUES (?, ?, ?)', [pool, ip, instanceId]); return ip; }
   }
-  throw ec2Failure('InsufficientInstanceCapacity', `There are no free private addresses in zone ${zone}.`);
+  throw ec2Failure('InsufficientInstanceCapacity', `There are no free private addresses in network ${pool} (${subnet}).`);
 }
 
 async function takeMac(conn: Conn, instanceId: string): Promise<string> {
@@ -89,6 +98,8 @@ async function takeMac(conn: Conn, instanceId: string): Promise<string> {
  * the first call admitted.
  */
 export async function admitReservation(input: RunInstancesInput, reservationId: string, workflowId: string, instanceIds: string[]): Promise<Admission> {
+  // No group named: the account's default group (made on first use).
+  const groupIds = input.securityGroupIds?.length ? input.securityGroupIds : [(await ensureDefaultGroup(input.accountId)).id];
   return inTransaction(async (conn) => {
     const [prior] = await conn.query<any[]>('SELECT id FROM reservations WHERE id = ?', [reservationId]);
     if (prior[0]) {
@@ -96,8 +107,9 @@ export async function admitReservation(input: RunInstancesInput, reservationId: 
       return { reservationId, instanceIds: rows.map((r) => r.id), zone: rows[0]?.zone };
     }
     const [img] = await conn.query<any[]>(
-      `SELECT id FROM images WHERE id = ? AND state = 'available' AND image_type = 'machine' AND (account_id = ? OR is_public)`,
-      [input.imageId, input.accountId]);
+      `SELECT id FROM images WHERE id = ? AND state = 'available' AND image_type = 'machine'
+         AND (account_id = ? OR is_public OR id IN (SELECT image_id FROM image_launch_permissions WHERE account_id = ?))`,
+      [input.imageId, input.accountId, input.accountId]);
     if (!img[0]) throw ec2Failure('InvalidAMIID.NotFound', `The image id '[${input.imageId}]' does not exist`);
     const [types] = await conn.query<any[]>('SELECT * FROM instance_types WHERE name = ?', [input.instanceType]);
     if (!types[0]) throw ec2Failure('InvalidParameterValue', `Invalid value '${input.instanceType}' for InstanceType.`);
@@ -127,17 +139,22 @@ export async function admitReservation(input: RunInstancesInput, reservationId: 
         `There is not enough capacity to fulfill your request for ${input.minCount} ${input.instanceType} instance(s)${input.zone ? ` in ${input.zone}` : ''}.`);
     }
     const zone = best.zone;
+    // The instances live on the network of their first group (Eucalyptus MANAGED mode).
+    const [grp] = await conn.query<any[]>('SELECT id FROM security_groups WHERE id IN (?) AND account_id = ?', [groupIds, input.accountId]);
+    if (grp.length !== new Set(groupIds).size) throw ec2Failure('InvalidGroup.NotFound', `The security group '${groupIds.join(', ')}' does not exist`);
+    const network = await networkForGroup(conn, input.accountId, groupIds[0]);
     await conn.query('INSERT INTO reservations (id, account_id, client_token, params_hash, workflow_id) VALUES (?, ?, ?, ?, ?)',
       [reservationId, input.accountId, input.clientToken ?? null, input.paramsHash, workflowId]);
     const ids = instanceIds.slice(0, best.placements.length);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]; const node = best.placements[i];
-      const ip = await takeAddress(conn, zone.name, zone.subnet, id);
+      const ip = await takeAddress(conn, network.id, network.subnet, id);
       const mac = await takeMac(conn, id);
       await conn.query(
-        `INSERT INTO instances (id, reservation_id, account_id, launch_index, image_id, instance_type, zone, node, state, private_ip, mac, user_data, key_name, client_token)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
-        [id, reservationId, input.accountId, i, input.imageId, input.instanceType, zone.name, node, ip, mac, input.userData ?? null, input.keyName ?? null, input.clientToken ?? null]);
+        `INSERT INTO instances (id, reservation_id, account_id, launch_index, image_id, instance_type, zone, node, state, private_ip, mac, user_data, key_name, client_token, network_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)`,
+        [id, reservationId, input.accountId, i, input.imageId, input.instanceType, zone.name, node, ip, mac, input.userData ?? null, input.keyName ?? null, input.clientToken ?? null, network.id]);
+      await setInstanceGroups(conn, id, groupIds);
       await conn.query('INSERT INTO node_allocations (instance_id, node, vcpus, memory_mib, disk_gib) VALUES (?, ?, ?, ?, ?)',
         [id, node, need.vcpus, need.memoryMiB, need.diskGiB]);
       await insertTags(conn, input.accountId, id, 'instance', input.tags.filter((t) => t.resourceType === 'instance'));
@@ -178,10 +195,10 @@ export async function placeInstance(instanceId: string, exclude: string[]): Prom
       // Leaving a node that is gone: its VM may still run there with the old
       // MAC and address, so the instance gets new ones (the old node's VM is
       // destroyed when that node comes back and reconciles).
-      const [[zone]] = await conn.query<any[]>('SELECT subnet FROM zones WHERE name = ?', [inst.zone]) as any;
+      const [[net]] = await conn.query<any[]>('SELECT id, subnet FROM networks WHERE id = ?', [inst.network_id]) as any;
       await conn.query('DELETE FROM private_ips WHERE instance_id = ?', [instanceId]);
       await conn.query('DELETE FROM macs WHERE instance_id = ?', [instanceId]);
-      const ip = await takeAddress(conn, inst.zone, zone.subnet, instanceId, inst.private_ip);
+      const ip = await takeAddress(conn, net.id, net.subnet, instanceId, inst.private_ip);
       const mac = await takeMac(conn, instanceId);
       await conn.query('UPDATE instances SET private_ip = ?, mac = ? WHERE id = ?', [ip, mac, instanceId]);
     }
@@ -237,9 +254,9 @@ export async function instancesExpectedOnNode(node: string): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-/** DHCP entries a zone's network should hold: every instance still holding an address. */
-export async function addressesInZone(zone: string): Promise<{ instanceId: string; ip: string; mac: string }[]> {
+/** DHCP entries a network should hold: every instance still holding an address there. */
+export async function addressesInNetwork(networkId: string): Promise<{ instanceId: string; ip: string; mac: string }[]> {
   const [rows] = await getPool().query<any[]>(
-    `SELECT p.instance_id, p.ip, m.mac FROM private_ips p JOIN macs m ON m.instance_id = p.instance_id WHERE p.zone = ?`, [zone]);
+    `SELECT p.instance_id, p.ip, m.mac FROM private_ips p JOIN macs m ON m.instance_id = p.instance_id WHERE p.pool = ?`, [networkId]);
   return rows.map((r) => ({ instanceId: r.instance_id, ip: r.ip, mac: r.mac }));
 }

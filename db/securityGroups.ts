@@ -292,7 +292,7 @@ export async function addRules(accountId: string, groupId: string, specs: RuleSp
  * account. When none of them exists: InvalidPermission.NotFound; otherwise
  * the ones removed and the specs that matched nothing.
  */
-export async function removeRules(accountId: string, groupId: string, specs: RuleSpec[], ruleIds: string[] = []):
+export async function removeRules(accountId: string, groupId: string, specs: RuleSpec[], ruleIds: string[] = [], ruleIdsEgress?: boolean):
   Promise<{ removed: RuleRow[]; unknown: RuleSpec[] }> {
   return inTransaction(async (conn) => {
     const [g] = await conn.query<any[]>('SELECT id FROM security_groups WHERE id = ? AND account_id = ? FOR UPDATE', [groupId, accountId]);
@@ -305,7 +305,7 @@ export async function removeRules(accountId: string, groupId: string, specs: Rul
       if (hit) removed.set(hit.id, hit); else unknown.push(s);
     }
     for (const id of ruleIds) {
-      const hit = existing.find((e) => e.id === id);
+      const hit = existing.find((e) => e.id === id && (ruleIdsEgress === undefined || e.isEgress === ruleIdsEgress));
       if (!hit) throw ec2Failure('InvalidSecurityGroupRuleId.NotFound', `The security group rule ID '${id}' does not exist`);
       removed.set(hit.id, hit);
     }

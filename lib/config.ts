@@ -38,11 +38,20 @@ export const config = {
   // one network per security group).
   zoneSubnet: env.EUCA_ZONE_SUBNET ?? '10.200.0.0/24',
   zoneVni: int('EUCA_ZONE_VNI', 1000),
+  // Private networks, one per (account, security group): carved from this
+  // range in subnets of this prefix length, VXLAN ids from vniBase up.
+  networkRange: env.EUCA_NETWORK_RANGE ?? '10.128.0.0/12',
+  networkPrefix: int('EUCA_NETWORK_PREFIX', 24),
+  vniBase: int('EUCA_VNI_BASE', 2000),
   accel: (env.EUCA_ACCEL ?? 'auto') as 'kvm' | 'tcg' | 'auto',
   // Capacity each node reports (defaults fit two small TCG guests per node on a 2-core box).
   nodeVcpus: int('EUCA_NODE_VCPUS', 4),
   nodeMemoryMiB: int('EUCA_NODE_MEMORY_MIB', 2048),
   nodeDiskGiB: int('EUCA_NODE_DISK_GIB', 40),
+  // Each NC's image cache is kept under this size (least recently used files no VM uses go first).
+  nodeCacheMiB: int('EUCA_NODE_CACHE_MIB', 2048),
+  // Lifetime of the presigned Walrus URLs boot plans hand to nodes.
+  imageUrlExpirySeconds: int('EUCA_IMAGE_URL_EXPIRY_S', 900),
   schedulingPolicy: (env.EUCA_SCHEDULER ?? 'ROUNDROBIN') as 'GREEDY' | 'ROUNDROBIN' | 'POWERSAVE',
   nodeHeartbeatMs: int('EUCA_NODE_HEARTBEAT_MS', 3000),
   nodeDownAfterMs: int('EUCA_NODE_DOWN_AFTER_MS', 12000),
@@ -58,6 +67,17 @@ export const config = {
   s3Port: int('EUCA_S3_PORT', 8774),
   s3Domains: (env.EUCA_S3_DOMAINS ?? 's3.localhost,localhost').split(',').filter(Boolean),
   walrusDir: path.resolve(env.EUCA_WALRUS_DIR ?? path.join(env.EUCA_HOME ?? path.join(repoRoot, '.cloud'), 'walrus')),
+  // Public addresses (elastic IPs): the public segment's CIDR (its first address is the
+  // host, the second the CC's), the pool of the default zone ("a.b.c.d-a.b.c.e[,...]";
+  // default .10 up to the last before broadcast), other zones' pools as
+  // "zone=range;zone=range", the per-account limit, whether instances get a public
+  // address at launch, and whether guests without one reach the outside masqueraded.
+  publicCidr: env.EUCA_PUBLIC_CIDR ?? '100.64.250.0/24',
+  publicPool: env.EUCA_PUBLIC_POOL ?? '',
+  publicPools: env.EUCA_PUBLIC_POOLS ?? '',
+  addressLimit: int('EUCA_ADDRESS_LIMIT', 5),
+  launchPublicIp: (env.EUCA_LAUNCH_PUBLIC_IP ?? '1') !== '0',
+  privateEgress: (env.EUCA_PRIVATE_EGRESS ?? '1') !== '0',
 };
 
 export type Config = typeof config;

@@ -9,6 +9,9 @@ import { closePool, getPool } from '../db/pool';
 import { createAccount } from '../db/accounts';
 import { upsertZone, upsertInstanceTypes, registerImage, findImageByName } from '../db/catalog';
 import { planHosts } from '../activities/network/hosts';
+import { putObjectFromFile } from '../walrus/objects';
+import { cloudKeyPaths } from '../walrus/bundles';
+import { execFileSync } from 'node:child_process';
 
 async function sha256(file: string) {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -33,18 +36,54 @@ async function main() {
     fs.writeFileSync(credFile, JSON.stringify(admin, null, 2), { mode: 0o600 });
   }
 
-  // The test guest, registered as a public image of the admin account.
+  // The test guest, uploaded through Walrus into a bucket of the admin account and
+  // registered from there as a public EKI + ERI and the EMI that boots them. The S3
+  // listener is not up yet, so this goes through the walrus/ engine (same data dir).
+  // Should Walrus fail, the EMI is registered from the local files (the old way).
   const imgDir = path.join(paths.imagesDir(), 'test-guest');
   let imageId: string | undefined;
   if (fs.existsSync(path.join(imgDir, 'vmlinuz'))) {
     const existing = await findImageByName(admin.accountId, 'test-guest');
     imageId = existing?.id ?? `emi-${crypto.randomBytes(4).toString('hex')}`;
-    await registerImage({
-      id: imageId, accountId: admin.accountId, name: 'test-guest', description: 'Debian cloud kernel + busybox initramfs (guest-image/build.sh)',
-      imageType: 'machine', kernelPath: path.join(imgDir, 'vmlinuz'), ramdiskPath: path.join(imgDir, 'initrd.img'),
-      kernelSha256: await sha256(path.join(imgDir, 'vmlinuz')), ramdiskSha256: await sha256(path.join(imgDir, 'initrd.img')),
-      architecture: 'x86_64', isPublic: true,
-    });
+    const description = 'Debian cloud kernel + busybox initramfs (guest-image/build.sh)';
+    try {
+      const bucket = `images-${admin.accountId}`;
+      const parts: Record<'kernel' | 'ramdisk', string> = { kernel: '', ramdisk: '' };
+      for (const [type, file, name, prefix] of [['kernel', 'vmlinuz', 'vmlinuz (test-guest)', 'eki'], ['ramdisk', 'initrd.img', 'initrd (test-guest)', 'eri']] as const) {
+        const key = `test-guest/${file}`;
+        const put = await putObjectFromFile(admin.accountId, bucket, key, path.join(imgDir, file));
+        const id = (await findImageByName(admin.accountId, name))?.id ?? `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
+        await registerImage({
+          id, accountId: admin.accountId, name, description: `${type} of the test guest`, imageType: type,
+          kernelPath: null, ramdiskPath: null, kernelSha256: null, ramdiskSha256: null, architecture: 'x86_64', isPublic: true,
+          imageLocation: `${bucket}/${key}`, objectBucket: bucket, objectKey: key, sizeBytes: put.size, sha256: put.sha256,
+        });
+        parts[type] = id;
+      }
+      await registerImage({
+        id: imageId, accountId: admin.accountId, name: 'test-guest', description, imageType: 'machine',
+        kernelPath: null, ramdiskPath: null, kernelSha256: null, ramdiskSha256: null, architecture: 'x86_64', isPublic: true,
+        kernelId: parts.kernel, ramdiskId: parts.ramdisk,
+      });
+      console.log(`test guest in Walrus: s3://${bucket}/test-guest/ -> ${parts.kernel}, ${parts.ramdisk}, ${imageId}`);
+    } catch (e) {
+      console.log(`WARNING: could not store the test guest in Walrus (${(e as Error).message}); registering it from local files`);
+      await registerImage({
+        id: imageId, accountId: admin.accountId, name: 'test-guest', description,
+        imageType: 'machine', kernelPath: path.join(imgDir, 'vmlinuz'), ramdiskPath: path.join(imgDir, 'initrd.img'),
+        kernelSha256: await sha256(path.join(imgDir, 'vmlinuz')), ramdiskSha256: await sha256(path.join(imgDir, 'initrd.img')),
+        architecture: 'x86_64', isPublic: true,
+      });
+    }
+  }
+
+  // The cloud's bundle key pair: euca-bundle-image encrypts each bundle's key for
+  // this certificate (EUCALYPTUS_CERT), RegisterImage decrypts it with the key.
+  const { key: cloudKey, cert: cloudCert } = cloudKeyPaths();
+  if (!fs.existsSync(cloudKey) || !fs.existsSync(cloudCert)) {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', cloudKey, '-out', cloudCert, '-days', '3650',
+      '-subj', `/CN=eucatemporal cloud ${config.region}`], { stdio: 'ignore' });
+    fs.chmodSync(cloudKey, 0o600);
   }
 
   const endpoint = `http://${config.apiHost}:${config.apiPort}/`;
@@ -58,6 +97,7 @@ async function main() {
     `export AWS_ENDPOINT_URL_EC2=${endpoint}`,
     `export S3_URL=http://${config.s3Host}:${config.s3Port}/`, `export AWS_ENDPOINT_URL_S3=http://${config.s3Host}:${config.s3Port}/`,
     `export EUCA_ACCOUNT_ID=${admin.accountId}`,
+    `export EUCALYPTUS_CERT=${cloudCert}`, `export EC2_ACCOUNT_NUMBER=${admin.accountId}`,
     imageId ? `export EUCA_TEST_IMAGE=${imageId}` : '# no test image yet',
     `export TEMPORAL_UI=http://127.0.0.1:${uiPort}`,
     '',

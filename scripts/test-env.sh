@@ -16,3 +16,4 @@ export EUCA_REGION=test-1
 export EUCA_NODES=nc1,nc2
 # Tests want node failures noticed quickly.
 export EUCA_NODE_DOWN_AFTER_MS=8000
+export EUCA_NETWORK_RANGE=10.144.0.0/16

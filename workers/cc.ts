@@ -15,7 +15,7 @@ async function main() {
   const client = await temporalClient();
   await runWorker(`cc.${zone}`, {
     taskQueue: names.ccQueue(zone),
-    activities: createCcActivities({ zone, netns: names.netns(host), stateDirFor: (vni) => paths.netDir(host, vni) }),
+    activities: createCcActivities({ zone, netns: names.netns(host), stateDirFor: (vni) => paths.netDir(host, vni), hostDir: paths.hostDir(host) }),
   }, async () => {
     const r = await client.workflow.execute(reconcileZone, {
       taskQueue: names.clcQueue, workflowId: `reconcile-zone-${zone}`, args: [zone],

@@ -7,3 +7,5 @@ export { startInstance } from './startInstance';
 export { rebootInstance } from './rebootInstance';
 export { getConsoleOutput } from './getConsoleOutput';
 export { reconcileNode, reconcileZone } from './reconcile';
+export { applySecurityRules } from './applySecurityRules';
+export { associateAddress, disassociateAddress, releaseAddress } from './associateAddress';

@@ -22,7 +22,7 @@ export async function startInstance({ instanceId }: InstanceOpInput): Promise<st
   saga.add('release capacity', () => clc.releaseCapacity(instanceId));
   try {
     const state = (await clc.instanceState(instanceId))!;
-    const net = await clc.zoneNetworkPlan(state.zone);
+    const net = await clc.networkPlan(instanceId);
     const plan = await clc.bootPlan(instanceId);
     await cc(state.zone).ensureZoneNetwork(net);
     await cc(state.zone).addDhcpHost(net.vni, plan.mac, plan.privateIp, plan.hostname);

@@ -3,6 +3,8 @@
 // address and MAC released -> terminated.
 import { condition, allHandlersFinished } from '@temporalio/workflow';
 import { clc, clcLong, ccCleanup, ncCleanup } from './lib/hosts';
+import { retireNetwork } from './lib/networks';
+import { applySecurityRules } from './applySecurityRules';
 import { acceptance } from './lib/accepted';
 
 export interface InstanceOpInput { instanceId: string; accountId: string }
@@ -22,12 +24,17 @@ export async function terminateInstance({ instanceId }: InstanceOpInput): Promis
   const state = await clc.instanceState(instanceId);
   if (state) {
     if (state.node) await ncCleanup(state.node).destroyVm(instanceId, false).catch(() => undefined);   // a gone node is reconciled when it returns
-    const net = await clc.zoneNetworkPlan(state.zone);
-    const plan = await clc.bootPlan(instanceId).catch(() => undefined);
-    if (plan) await ccCleanup(state.zone).removeDhcpHost(net.vni, plan.mac).catch(() => undefined); // the CC reconciles from the DB on start
+    const net = await clc.networkPlan(instanceId);
+    const addr = await clc.addressing(instanceId);
+    // A gone CC rebuilds both from the database when it starts.
+    if (addr.mac) await ccCleanup(state.zone).removeDhcpHost(net.vni, addr.mac).catch(() => undefined);
+    if (addr.privateIp) await ccCleanup(state.zone).removeInstanceMetadata(net.vni, addr.privateIp).catch(() => undefined);
     await clc.releaseAll(instanceId);
     await clc.transition(instanceId, ['shutting-down'], 'terminated',
       { transition: 'User initiated', code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' });
+    // The network goes away with its last instance.
+    await retireNetwork(net.networkId, state.zone);
+    await applySecurityRules(state.zone).catch(() => undefined);   // a gone CC reloads its rules on start
   }
   await condition(allHandlersFinished);
 }

@@ -1,54 +1,61 @@
 // NC activities (task queue `nc.<node>`): VMs and the image cache on one node.
 // Thin, idempotent adapters over QEMU (./qemu) and the node's data plane.
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import * as qemu from './qemu';
-import { ensureVnet } from '../network/vnet';
+import { ensureVnet, removeVnet } from '../network/vnet';
 import { listLinks } from '../network/ip';
-import type { BootPlan, ZoneNetworkPlan } from '../../workflows/types';
+import { keyedMutex } from '../../lib/keyedMutex';
+import { ImageCache, CacheError } from './imageCache';
+import { config } from '../../lib/config';
+import type { BootPlan, ZoneNetworkPlan, ImageFileRef } from '../../workflows/types';
 
-export interface NcHost { node: string; netns: string; runRoot: string; cacheDir: string; accel: qemu.Accel }
+export interface NcHost { node: string; netns: string; runRoot: string; cacheDir: string; accel: qemu.Accel; cacheMiB?: number }
+export interface CachedFiles { kernel: string; ramdisk: string; disk?: string; diskFormat?: 'raw' | 'qcow2' }
 
-async function sha256File(file: string): Promise<string> {
-  const h = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
+/** Files of the image cache a VM on this node uses (written beside its qmp socket). */
+const CACHE_FILES = 'cache-files.json';
 
 export function createNcActivities(host: NcHost) {
+  const perNetwork = keyedMutex();
   const vmDir = (instanceId: string) => path.join(host.runRoot, 'vms', instanceId);
-  const inFlight = new Map<string, Promise<string>>();   // one fetch per image file per node
-
-  /** Copies an image file into the node cache (verified by checksum), once however many launches ask. */
-  function cached(src: string, sha?: string | null): Promise<string> {
-    const key = sha ?? src;
-    let p = inFlight.get(key);
-    if (!p) {
-      p = (async () => {
-        const dest = path.join(host.cacheDir, sha ?? crypto.createHash('sha256').update(src).digest('hex'));
-        if (fs.existsSync(dest)) return dest;
-        await fsp.mkdir(host.cacheDir, { recursive: true });
-        const tmp = `${dest}.tmp-${process.pid}`;
-        await fsp.copyFile(src, tmp);
-        if (sha && (await sha256File(tmp)) !== sha) {
-          await fsp.rm(tmp, { force: true });
-          throw ApplicationFailure.create({ type: 'ImageChecksumMismatch', message: `checksum mismatch for ${src}`, nonRetryable: true });
-        }
-        await fsp.rename(tmp, dest);
-        return dest;
-      })().finally(() => inFlight.delete(key));
-      inFlight.set(key, p);
+  /** Cache files of the VMs that run here: never evicted. */
+  async function filesInUse(): Promise<string[]> {
+    const out: string[] = [];
+    for (const id of await qemu.listVms(host.runRoot).catch(() => [] as string[])) {
+      try { out.push(...JSON.parse(await fsp.readFile(path.join(vmDir(id), CACHE_FILES), 'utf8'))); } catch { /* none recorded */ }
     }
-    return p;
+    return out;
+  }
+  const cache = new ImageCache({
+    dir: host.cacheDir, maxBytes: (host.cacheMiB ?? config.nodeCacheMiB) * 1024 * 1024, inUse: filesInUse,
+    onProgress: () => { try { Context.current().heartbeat(); } catch { /* not in an activity */ } },
+  });
+  const initDone = cache.init().catch(() => undefined);
+  // Files handed out by cacheImage stay pinned until startVm (or 15 min), so a
+  // concurrent fetch can't evict them in between.
+  const pinned = new Map<string, { files: string[]; timer: NodeJS.Timeout }>();
+  const unpin = (instanceId: string) => {
+    const p = pinned.get(instanceId);
+    if (!p) return;
+    clearTimeout(p.timer); cache.release(p.files); pinned.delete(instanceId);
+  };
+
+  async function cached(ref: ImageFileRef | undefined, fallbackPath: string, fallbackSha: string | null | undefined, label: string): Promise<string> {
+    const src = ref && (ref.url || ref.path) ? { ...ref, label } : { path: fallbackPath, sha256: fallbackSha, label };
+    try {
+      return await cache.get(src);
+    } catch (e) {
+      if (e instanceof CacheError) throw ApplicationFailure.create({ type: e.type, message: e.message, nonRetryable: !e.retryable });
+      throw e;
+    }
   }
 
-  const spec = (plan: BootPlan, files: { kernel: string; ramdisk: string }): qemu.VmSpec => ({
+  const spec = (plan: BootPlan, files: CachedFiles): qemu.VmSpec => ({
     instanceId: plan.instanceId, netns: host.netns, runDir: vmDir(plan.instanceId), vcpus: plan.vcpus, memoryMiB: plan.memoryMiB,
-    kernelPath: files.kernel, initrdPath: files.ramdisk, cmdline: 'console=ttyS0 panic=-1 quiet', mac: plan.mac,
+    kernelPath: files.kernel, initrdPath: files.ramdisk, ...(files.disk ? { diskPath: files.disk, diskFormat: files.diskFormat } : {}), cmdline: 'console=ttyS0 panic=-1 quiet', mac: plan.mac,
     tapName: qemu.tapNameFor(plan.instanceId), bridge: `vb${plan.vni}`, accel: host.accel,
   });
   const ref = (instanceId: string) => ({ instanceId, runDir: vmDir(instanceId) });
@@ -56,16 +63,35 @@ export function createNcActivities(host: NcHost) {
   return {
     /** The node's side of the zone network: bridge + VXLAN to the CC and the other nodes. */
     async prepareNodeNetwork(plan: ZoneNetworkPlan): Promise<void> {
-      const self = plan.nodeUnderlayIps[host.node];
-      const peers = [plan.ccUnderlayIp, ...Object.values(plan.nodeUnderlayIps).filter((ip) => ip !== self)];
-      await ensureVnet({ netns: host.netns, vni: plan.vni, peers });
+      // Hub and spoke: a node's VXLAN reaches only the CC, which routes (and filters) all guest traffic.
+      await perNetwork(String(plan.vni), () => ensureVnet({ netns: host.netns, vni: plan.vni, peers: [plan.ccUnderlayIp] }));
     },
-    async cacheImage(plan: BootPlan): Promise<{ kernel: string; ramdisk: string }> {
-      const [kernel, ramdisk] = await Promise.all([cached(plan.kernelPath, plan.kernelSha256), cached(plan.ramdiskPath, plan.ramdiskSha256)]);
-      return { kernel, ramdisk };
+    async removeNodeNetwork(vni: number): Promise<void> {
+      await perNetwork(String(vni), () => removeVnet(host.netns, vni));
     },
-    async startVm(plan: BootPlan, files: { kernel: string; ramdisk: string }): Promise<{ pid: number }> {
-      return qemu.launchVm(spec(plan, files));
+    /** Fetches the image's files into the node cache (Walrus URL or local path), checksums verified, one fetch per file per node. */
+    async cacheImage(plan: BootPlan): Promise<CachedFiles> {
+      await initDone;
+      const [kernel, ramdisk, disk] = await Promise.all([
+        cached(plan.kernel, plan.kernelPath, plan.kernelSha256, `kernel of ${plan.imageId}`),
+        cached(plan.ramdisk, plan.ramdiskPath, plan.ramdiskSha256, `ramdisk of ${plan.imageId}`),
+        plan.disk ? cached(plan.disk, '', null, `disk of ${plan.imageId}`) : Promise.resolve(undefined),
+      ]);
+      const files: CachedFiles = { kernel, ramdisk, ...(disk && plan.disk ? { disk, diskFormat: plan.disk.format } : {}) };
+      unpin(plan.instanceId);
+      const list = [kernel, ramdisk, ...(disk ? [disk] : [])];
+      cache.pin(list);
+      pinned.set(plan.instanceId, { files: list, timer: setTimeout(() => unpin(plan.instanceId), 15 * 60_000).unref() });
+      return files;
+    },
+    async startVm(plan: BootPlan, files: CachedFiles): Promise<{ pid: number }> {
+      await fsp.mkdir(vmDir(plan.instanceId), { recursive: true });
+      await fsp.writeFile(path.join(vmDir(plan.instanceId), CACHE_FILES), JSON.stringify([files.kernel, files.ramdisk, ...(files.disk ? [files.disk] : [])]));
+      try {
+        return await qemu.launchVm(spec(plan, files));
+      } finally {
+        unpin(plan.instanceId);
+      }
     },
     /** Waits for the guest's boot marker on its console; heartbeats so a dead node shows up fast. */
     async waitForBoot(instanceId: string, timeoutMs: number): Promise<{ ip: string }> {

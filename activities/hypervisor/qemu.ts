@@ -25,6 +25,9 @@ export interface VmSpec {
   memoryMiB: number;
   kernelPath: string;
   initrdPath: string;
+  /** an optional root disk from the image cache; attached read-only-backed (snapshot=on: writes never reach the cached file) */
+  diskPath?: string;
+  diskFormat?: 'raw' | 'qcow2';
   cmdline?: string;
   mac: string; // d0:0d:xx:xx:xx:xx
   tapName: string; // tap<8hex>, see tapNameFor()
@@ -207,6 +210,8 @@ async function ensureTap(spec: VmSpec): Promise<void> {
     }
   }
   await run('ip', ['-n', spec.netns, 'link', 'set', 'dev', spec.tapName, 'master', spec.bridge]);
+  // An isolated port: the guest reaches only the uplink (VXLAN to the CC), never another tap directly.
+  await run('ip', ['-n', spec.netns, 'link', 'set', 'dev', spec.tapName, 'type', 'bridge_slave', 'isolated', 'on']);
   await run('ip', ['-n', spec.netns, 'link', 'set', 'dev', spec.tapName, 'up']);
 }
 
@@ -270,6 +275,7 @@ export function qemuArgs(spec: VmSpec, accel: 'kvm' | 'tcg'): string[] {
     '-kernel', path.resolve(spec.kernelPath),
     '-initrd', path.resolve(spec.initrdPath),
     '-append', spec.cmdline ?? DEFAULT_CMDLINE,
+    ...(spec.diskPath ? ['-drive', `file=${qopt(path.resolve(spec.diskPath))},format=${spec.diskFormat ?? 'raw'},if=virtio,snapshot=on`] : []),
     '-chardev', `file,id=con0,path=${qopt(path.join(runDir, CONSOLE))}`,
     '-serial', 'chardev:con0',
     '-qmp', `unix:${qopt(qmpPath(runDir))},server=on,wait=off`,

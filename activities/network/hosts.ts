@@ -14,6 +14,7 @@ import {
   parseCidr,
 } from './ip';
 import { netnsPids, stopPid } from './proc';
+import { ensurePublicSegment, planPublicSegment, type PublicSegmentPlan } from './elasticIps';
 
 export interface HostDef {
   name: string; // 'cc-<zone>' or the node name
@@ -29,6 +30,13 @@ export interface HostPlan {
   prefixLen: number; // underlay prefix length
   cc: HostDef;
   nodes: HostDef[];
+  /** the public segment (elastic IPs), when asked for: bridge `<prefix>pub0` + the CC's `pub0` */
+  public?: PublicSegmentPlan;
+}
+
+export interface HostPlanOptions {
+  /** CIDR of the public segment ("the outside world"), e.g. 100.64.250.0/24; none when absent */
+  publicCidr?: string;
 }
 
 /** MTU of the fake underlay: 1500 + VXLAN overhead, so overlays can keep MTU 1500. */
@@ -45,7 +53,7 @@ function checkName(kind: string, s: string): void {
   if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(s)) throw new Error(`bad ${kind} ${JSON.stringify(s)}`);
 }
 
-export function planHosts(prefix: string, underlayCidr: string, zone: string, nodes: string[]): HostPlan {
+export function planHosts(prefix: string, underlayCidr: string, zone: string, nodes: string[], opts: HostPlanOptions = {}): HostPlan {
   checkPrefix(prefix);
   checkName('zone', zone);
   nodes.forEach((n) => checkName('node name', n));
@@ -59,13 +67,15 @@ export function planHosts(prefix: string, underlayCidr: string, zone: string, no
     // For a /24 (or smaller) the offset is the last octet; using the offset keeps names unique for larger underlays.
     rootVeth: checkIfname(`${prefix}v${off}`),
   });
+  const cc = host(`cc-${zone}`, `${prefix}-cc-${zone}`, CC_OFFSET);
   return {
     prefix,
     bridge: checkIfname(`${prefix}ul0`),
     bridgeIp: intToIp(c.first + 1),
     prefixLen: c.prefixLen,
-    cc: host(`cc-${zone}`, `${prefix}-cc-${zone}`, CC_OFFSET),
+    cc,
     nodes: nodes.map((n, i) => host(n, `${prefix}-${n}`, NODE_OFFSET + i)),
+    ...(opts.publicCidr ? { public: planPublicSegment(prefix, opts.publicCidr, cc.netns) } : {}),
   };
 }
 
@@ -135,6 +145,7 @@ async function ensureHost(plan: HostPlan, h: HostDef): Promise<void> {
 export async function ensureHosts(plan: HostPlan): Promise<void> {
   await ensureBridge(plan);
   await Promise.all([plan.cc, ...plan.nodes].map((h) => ensureHost(plan, h)));
+  if (plan.public) await ensurePublicSegment(plan.public);
 }
 
 function escapeRe(s: string): string {
@@ -143,7 +154,7 @@ function escapeRe(s: string): string {
 
 /**
  * Kill every process inside namespaces `${prefix}-*`, delete those namespaces and the
- * root links `${prefix}ul0` / `${prefix}v<n>`. Safe when nothing exists.
+ * root links `${prefix}ul0` / `${prefix}v<n>` / `${prefix}pub0` / `${prefix}pv<n>`. Safe when nothing exists.
  */
 export async function destroyHosts(prefix: string): Promise<void> {
   checkPrefix(prefix);
@@ -160,10 +171,11 @@ export async function destroyHosts(prefix: string): Promise<void> {
       });
     }),
   );
-  const re = new RegExp(`^${escapeRe(prefix)}(ul0|v\\d+)$`);
+  const re = new RegExp(`^${escapeRe(prefix)}(ul0|v\\d+|pub0|pv\\d+)$`);
   const links = (await listLinks(null)).filter((l) => re.test(l.ifname));
   // veths first (most vanish with their namespace), then the bridge
-  links.sort((a, b) => (a.ifname.endsWith('ul0') ? 1 : 0) - (b.ifname.endsWith('ul0') ? 1 : 0));
+  const isBridge = (n: string) => n.endsWith('ul0') || n.endsWith('pub0');
+  links.sort((a, b) => (isBridge(a.ifname) ? 1 : 0) - (isBridge(b.ifname) ? 1 : 0));
   for (const l of links) {
     await ip(null, ['link', 'del', 'dev', l.ifname]).catch((e) => {
       if (!(e instanceof CommandError && /Cannot find device|does not exist/.test(e.stderr))) throw e;

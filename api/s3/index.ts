@@ -25,7 +25,12 @@ export interface S3App extends express.Express { walrus: Walrus; ready: Promise<
 
 export function createS3App(opts: S3Options): S3App {
   const walrus = new Walrus(opts.dataDir);
-  const ready = walrus.init().then((n) => { if (n) opts.log.info({ removed: n }, 'removed orphaned temp files'); });
+  const ready = walrus.init().then((n) => {
+    if (n) opts.log.info({ removed: n }, 'removed orphaned temp files');
+    // Data files no row references (a crash between rename and commit): swept in the background.
+    walrus.sweepOrphans().then((m) => { if (m) opts.log.info({ removed: m }, 'removed orphaned data files'); })
+      .catch((err) => opts.log.warn({ err }, 'orphan sweep failed'));
+  });
   const o = { region: opts.region ?? 'us-east-1', minPartSize: opts.minPartSize ?? 5 * 1024 * 1024, maxObjectSize: opts.maxObjectSize ?? 5 * 1024 ** 3, ...opts };
   o.region = opts.region ?? 'us-east-1';
   const domains = [...(opts.domains ?? ['s3.localhost', 'localhost'])].sort((a, b) => b.length - a.length);

@@ -10,6 +10,7 @@
 // The db modules read MYSQL_URL when they are first imported, so this module
 // imports them dynamically, after it has pointed MYSQL_URL at the test database.
 import { execFileSync } from 'node:child_process';
+import type { InstanceMetadataDoc } from '../../metadata/doc';
 import path from 'node:path';
 import fs from 'node:fs';
 import mysql from 'mysql2/promise';
@@ -148,6 +149,7 @@ export class FakeCloud {
   readonly nodeNetworks = new Map<string, Set<number>>();
   readonly vms = new Map<string, Map<string, FakeVm>>();        // node -> instanceId -> vm
   readonly cached = new Map<string, Set<string>>();             // node -> image ids
+  readonly metadata = new Map<string, InstanceMetadataDoc>();   // "vni/ip" -> document
   private faults = new Map<string, Fault>();                    // "host:step" or "*:step"
   private hooks = new Map<string, () => unknown>();             // run once after a step succeeded on a host
   private workers = new Map<string, { worker: Worker; running: Promise<void> }>();
@@ -200,10 +202,22 @@ export class FakeCloud {
   ccActivities(): CcActivities {
     const host = this.ccHost;
     return {
+      applySecurityRules: (desired) => this.step(host, 'applySecurityRules', [desired], () => ({ rules: 0, ms: 0 })),
       ensureZoneNetwork: (plan: ZoneNetworkPlan) => this.step(host, 'ensureZoneNetwork', [plan], () => { this.zoneNetworks.add(plan.vni); }),
+      removeNetwork: (plan: ZoneNetworkPlan) => this.step(host, 'removeNetwork', [plan], () => { this.zoneNetworks.delete(plan.vni); }),
       addDhcpHost: (vni: number, mac: string, ip: string, hostname: string) =>
         this.step(host, 'addDhcpHost', [vni, mac, ip, hostname], () => { this.dhcp.set(mac, { vni, ip, hostname }); }),
       removeDhcpHost: (vni: number, mac: string) => this.step(host, 'removeDhcpHost', [vni, mac], () => { this.dhcp.delete(mac); }),
+      putInstanceMetadata: (vni: number, doc: InstanceMetadataDoc) =>
+        this.step(host, 'putInstanceMetadata', [vni, doc], () => { this.metadata.set(`${vni}/${doc.privateIp}`, doc); }),
+      removeInstanceMetadata: (vni: number, ip: string) =>
+        this.step(host, 'removeInstanceMetadata', [vni, ip], () => { this.metadata.delete(`${vni}/${ip}`); }),
+      syncInstanceMetadata: (vni: number, docs: InstanceMetadataDoc[]) =>
+        this.step(host, 'syncInstanceMetadata', [vni, docs], () => {
+          for (const k of [...this.metadata.keys()]) if (k.startsWith(`${vni}/`)) this.metadata.delete(k);
+          for (const d of docs) this.metadata.set(`${vni}/${d.privateIp}`, d);
+          return { written: docs.length, removed: 0 };
+        }),
       syncDhcpHosts: (plan: ZoneNetworkPlan, entries: { mac: string; ip: string; hostname: string }[]) =>
         this.step(host, 'syncDhcpHosts', [plan, entries], () => {
           let added = 0; let removed = 0;
@@ -219,6 +233,7 @@ export class FakeCloud {
     const vms = this.vms.get(node)!;
     return {
       prepareNodeNetwork: (plan: ZoneNetworkPlan) => this.step(node, 'prepareNodeNetwork', [plan], () => { this.nodeNetworks.get(node)!.add(plan.vni); }),
+      removeNodeNetwork: (vni: number) => this.step(node, 'removeNodeNetwork', [vni], () => { this.nodeNetworks.get(node)!.delete(vni); }),
       cacheImage: (plan: BootPlan) => this.step(node, 'cacheImage', [plan], () => {
         this.cached.get(node)!.add(plan.imageId);
         return { kernel: `/fake/${node}/cache/${plan.imageId}.kernel`, ramdisk: `/fake/${node}/cache/${plan.imageId}.ramdisk` };

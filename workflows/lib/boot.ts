@@ -17,7 +17,9 @@ export async function placeAndBoot(instanceId: string, net: ZoneNetworkPlan, att
     if (before && before.mac !== plan.mac) {
       // Moved off a gone node with a new MAC and address: DHCP follows.
       await ccCleanup(net.zone).removeDhcpHost(net.vni, before.mac).catch(() => undefined);
+      await ccCleanup(net.zone).removeInstanceMetadata(net.vni, before.privateIp).catch(() => undefined);
       await cc(net.zone).addDhcpHost(net.vni, plan.mac, plan.privateIp, plan.hostname);
+      await cc(net.zone).putInstanceMetadata(net.vni, await clc.metadataDoc(instanceId));
     }
     log.info('booting', { instanceId, node, attempt });
     try {

@@ -7,15 +7,18 @@ import { getList, getFilters, getBool, getInt, getString } from '../query';
 import { applyFilters, paginate } from './filters';
 import { listVisibleImages, listZones, listInstanceTypes, type ImageRow } from '../../../db/catalog';
 import { nodeCapacities, listNodes } from '../../../db/nodes';
+import { getPool } from '../../../db/pool';
 import { config } from '../../../lib/config';
 import { imageIdPattern } from '../../../lib/ids';
 
 function imageItem(i: ImageRow) {
   return {
-    imageId: i.id, imageLocation: `${i.accountId}/${i.name}`, imageState: i.state, imageOwnerId: i.accountId,
+    imageId: i.id, imageLocation: i.imageLocation ?? `${i.accountId}/${i.name}`, imageState: i.state, imageOwnerId: i.accountId,
     creationDate: i.createdAt, isPublic: i.isPublic, architecture: i.architecture, imageType: i.imageType,
-    name: i.name, description: i.description ?? undefined, rootDeviceType: 'instance-store',
-    virtualizationType: 'hvm', hypervisor: 'xen', blockDeviceMapping: [],
+    kernelId: i.kernelId ?? undefined, ramdiskId: i.ramdiskId ?? undefined,
+    name: i.name, description: i.description ?? undefined, rootDeviceType: 'instance-store', rootDeviceName: i.rootDeviceName ?? undefined,
+    virtualizationType: 'hvm', hypervisor: 'xen',
+    blockDeviceMapping: i.rootDeviceName ? [{ deviceName: i.rootDeviceName, virtualName: 'ami' }] : [],
   };
 }
 
@@ -33,8 +36,20 @@ export async function DescribeImages(ctx: Ec2Context) {
     images = images.filter((i) => ids.includes(i.id));
   }
   if (owners.length) images = images.filter((i) => owners.some((o) => (o === 'self' ? i.accountId === ctx.accountId : i.accountId === o)));
-  if (executableBy.length) images = images.filter((i) => executableBy.some((e) => (e === 'self' || e === ctx.accountId) ? (i.isPublic || i.accountId === ctx.accountId) : e === 'all' ? i.isPublic : false));
+  if (executableBy.length) {
+    // explicit launch permissions (ModifyImageAttribute UserId) of the images in view
+    const shared = new Map<string, Set<string>>();
+    if (images.length) {
+      const [rows] = await getPool().query<any[]>('SELECT image_id, account_id FROM image_launch_permissions WHERE image_id IN (?)', [images.map((i) => i.id)]);
+      for (const r of rows) { if (!shared.has(r.image_id)) shared.set(r.image_id, new Set()); shared.get(r.image_id)!.add(r.account_id); }
+    }
+    const canLaunch = (i: ImageRow, acct: string) => i.accountId === acct || !!shared.get(i.id)?.has(acct);
+    images = images.filter((i) => executableBy.some((e) => e === 'all' ? i.isPublic
+      : (e === 'self' || e === ctx.accountId) ? (i.isPublic || canLaunch(i, ctx.accountId)) : canLaunch(i, e)));
+  }
   images = applyFilters(images as (ImageRow & { tags?: [] })[], filters, {
+    'kernel-id': (i) => i.kernelId ?? undefined, 'ramdisk-id': (i) => i.ramdiskId ?? undefined,
+    'manifest-location': (i) => i.imageLocation ?? undefined, 'root-device-name': (i) => i.rootDeviceName ?? undefined,
     'image-id': (i) => i.id, name: (i) => i.name, state: (i) => i.state, 'owner-id': (i) => i.accountId,
     'is-public': (i) => String(i.isPublic), 'image-type': (i) => i.imageType, architecture: (i) => i.architecture,
     description: (i) => i.description, 'root-device-type': () => 'instance-store', 'virtualization-type': () => 'hvm',

@@ -22,7 +22,7 @@ export function instanceItem(i: InstanceRow, region: string) {
     placement: { availabilityZone: i.zone, groupName: '', tenancy: 'default' },
     monitoring: { state: 'disabled' },
     privateIpAddress: i.state === 'terminated' ? undefined : i.privateIp ?? undefined,
-    groupSet: [],
+    groupSet: i.groups.map((g) => ({ groupId: g.id, groupName: g.name })),
     stateReason: i.stateReasonCode ? { code: i.stateReasonCode, message: i.stateReasonMessage ?? i.stateReasonCode } : undefined,
     architecture: 'x86_64',
     rootDeviceType: 'instance-store',
@@ -43,7 +43,7 @@ export function reservationItems(rows: InstanceRow[], region: string) {
   return [...byRes.entries()].map(([reservationId, list]) => ({
     reservationId,
     ownerId: list[0].accountId,
-    groupSet: [],
+    groupSet: list[0].groups.map((g) => ({ groupId: g.id, groupName: g.name })),
     instancesSet: list.map((i) => instanceItem(i, region)),
   }));
 }

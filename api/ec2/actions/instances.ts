@@ -8,6 +8,7 @@ import { getString, getInt, getBool, getList, getFilters, getTagSpecifications, 
 import { applyFilters, paginate } from './filters';
 import { instanceItem, instanceState, reservationItems } from './instanceXml';
 import { listInstances, findReservationByToken, type InstanceRow } from '../../../db/instances';
+import { getKeyPair } from '../../../db/keyPairs';
 import { config } from '../../../lib/config';
 import { instanceIdPattern, imageIdPattern } from '../../../lib/ids';
 import { startWithUpdate, temporal, toEc2Error } from '../../operations';
@@ -18,6 +19,7 @@ import { startInstance } from '../../../workflows/startInstance';
 import { rebootInstance } from '../../../workflows/rebootInstance';
 import { getConsoleOutput } from '../../../workflows/getConsoleOutput';
 import { acceptedUpdate } from '../../../workflows/lib/accepted';
+import { resolveRunInstancesGroups } from './securityGroups';
 import type { RunInstancesInput, StateChange, TagInput } from '../../../workflows/types';
 
 const TERMINATED_VISIBLE_MS = 60 * 60 * 1000;   // AWS keeps terminated instances visible for about an hour
@@ -74,11 +76,14 @@ export async function RunInstances(ctx: Ec2Context) {
       tags.push({ resourceType: spec.resourceType, key: t.key, value: t.value });
     }
   }
+  const keyName = getString(p, 'KeyName');
+  if (keyName !== undefined && !(await getKeyPair(ctx.accountId, keyName))) throw new Ec2Error('InvalidKeyPair.NotFound', `The key pair '${keyName}' does not exist`);
+  const groups = await resolveRunInstancesGroups(ctx.accountId, p);
   dryRunCheck(ctx);
 
   const input: RunInstancesInput = {
     accountId: ctx.accountId, requestId: ctx.requestId, clientToken, paramsHash: paramsHash(p), imageId, instanceType,
-    minCount, maxCount, zone, userData, keyName: getString(p, 'KeyName'), tags,
+    minCount, maxCount, zone, userData, keyName: getString(p, 'KeyName'), tags, securityGroupIds: groups.map((g) => g.id),
   };
   const workflowId = clientToken ? `RunInstances-${ctx.accountId}-${clientToken}` : `RunInstances-${ctx.requestId}`;
   let reservationId: string;
