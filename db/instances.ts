@@ -18,13 +18,14 @@ export interface InstanceRow {
   keyName: string | null; clientToken: string | null; launchedAt: Date; updatedAt: Date; tags: { key: string; value: string }[];
   networkId: string | null;
   groups: { id: string; name: string }[];
+  publicIp: string | null;
 }
 const instanceOf = (r: any): InstanceRow => ({
   id: r.id, reservationId: r.reservation_id, accountId: r.account_id, launchIndex: r.launch_index, imageId: r.image_id,
   instanceType: r.instance_type, zone: r.zone, node: r.node, state: r.state, stateReasonCode: r.state_reason_code,
   stateReasonMessage: r.state_reason_message, stateTransitionReason: r.state_transition_reason, privateIp: r.private_ip,
   mac: r.mac, userData: r.user_data, keyName: r.key_name, clientToken: r.client_token, launchedAt: r.launched_at,
-  updatedAt: r.updated_at, tags: [], networkId: r.network_id ?? null, groups: [],
+  updatedAt: r.updated_at, tags: [], networkId: r.network_id ?? null, groups: [], publicIp: null,
 });
 
 export const stateCodes: Record<string, number> = {
@@ -41,6 +42,8 @@ async function attachTags(rows: InstanceRow[]): Promise<InstanceRow[]> {
     `SELECT isg.instance_id, sg.id, sg.name FROM instance_security_groups isg JOIN security_groups sg ON sg.id = isg.group_id
       WHERE isg.instance_id IN (?) ORDER BY sg.name`, [rows.map((r) => r.id)]);
   for (const g of groups) byId.get(g.instance_id)?.groups.push({ id: g.id, name: g.name });
+  const [pubs] = await getPool().query<any[]>('SELECT instance_id, public_ip FROM addresses WHERE instance_id IN (?)', [rows.map((r) => r.id)]);
+  for (const p of pubs) { const r = byId.get(p.instance_id); if (r) r.publicIp = p.public_ip; }
   return rows;
 }
 

@@ -3,6 +3,7 @@
 // members of every group a rule names as its peer. Read in ONE consistent snapshot, stamped with
 // the database's clock (`generation`) so the CC can refuse an older state than it already has.
 import { getPool } from './pool';
+import { gatewayOf } from '../lib/ipv4';
 import { config } from '../lib/config';
 import type { SgRule, ZoneRuleGroup, ZoneRuleInstance, ZoneRuleSet } from '../activities/network/securityRules';
 
@@ -12,7 +13,9 @@ import type { SgRule, ZoneRuleGroup, ZoneRuleInstance, ZoneRuleSet } from '../ac
  */
 export function controlPlaneCidrs(): string[] {
   const extra = (process.env.EUCA_CONTROL_PLANE ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  return [...new Set([config.underlayCidr, ...extra])];
+  // The host's own address on the public segment is control plane too (the host stands for the world, but guests must not reach it).
+  const hostPublic = gatewayOf(config.publicCidr) + '/32';
+  return [...new Set([config.underlayCidr, hostPublic, ...extra])];
 }
 
 // ---------------------------------------------------------------- OPTIONAL JOIN: public IPs

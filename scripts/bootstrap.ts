@@ -9,7 +9,7 @@ import { closePool, getPool } from '../db/pool';
 import { createAccount } from '../db/accounts';
 import { upsertZone, upsertInstanceTypes, registerImage, findImageByName } from '../db/catalog';
 import { planHosts } from '../activities/network/hosts';
-import { putObjectFromFile } from '../walrus/objects';
+import { putObjectFromFile, statObject } from '../walrus/objects';
 import { cloudKeyPaths } from '../walrus/bundles';
 import { execFileSync } from 'node:child_process';
 
@@ -51,7 +51,13 @@ async function main() {
       const parts: Record<'kernel' | 'ramdisk', string> = { kernel: '', ramdisk: '' };
       for (const [type, file, name, prefix] of [['kernel', 'vmlinuz', 'vmlinuz (test-guest)', 'eki'], ['ramdisk', 'initrd.img', 'initrd (test-guest)', 'eri']] as const) {
         const key = `test-guest/${file}`;
-        const put = await putObjectFromFile(admin.accountId, bucket, key, path.join(imgDir, file));
+        // Upload only what changed (a re-run of `up` beside a running cloud leaves the objects be).
+        const local = path.join(imgDir, file);
+        const md5 = crypto.createHash('md5').update(fs.readFileSync(local)).digest('hex');
+        const have = await statObject(bucket, key);
+        const put = have && have.etag === md5 && have.ownerId === admin.accountId
+          ? { size: have.size, sha256: await sha256(local) }
+          : await putObjectFromFile(admin.accountId, bucket, key, local);
         const id = (await findImageByName(admin.accountId, name))?.id ?? `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
         await registerImage({
           id, accountId: admin.accountId, name, description: `${type} of the test guest`, imageType: type,

@@ -3,6 +3,7 @@
 //   node --import tsx scripts/hosts.ts down [--prefix euca]
 //   node --import tsx scripts/hosts.ts plan [...same as up]   (prints the plan, changes nothing)
 import { destroyHosts, ensureHosts, planHosts } from '../activities/network/hosts';
+import { config } from '../lib/config';
 
 function usage(msg?: string): never {
   if (msg) console.error(msg);
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   const nodes = opts.nodes!.split(',').map((s) => s.trim()).filter(Boolean);
   switch (cmd) {
     case 'up': {
-      const plan = planHosts(opts.prefix!, opts.underlay!, opts.zone!, nodes);
+      const plan = planHosts(opts.prefix!, opts.underlay!, opts.zone!, nodes, { publicCidr: config.publicCidr });
       await ensureHosts(plan);
       console.log(JSON.stringify(plan, null, 2));
       break;

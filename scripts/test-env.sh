@@ -17,3 +17,5 @@ export EUCA_NODES=nc1,nc2
 # Tests want node failures noticed quickly.
 export EUCA_NODE_DOWN_AFTER_MS=8000
 export EUCA_NETWORK_RANGE=10.144.0.0/16
+export EUCA_PUBLIC_CIDR=100.64.251.0/24
+export EUCA_EIP_E2E=1

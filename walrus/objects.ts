@@ -10,7 +10,12 @@ import { newHasher } from './checksums';
 let walrus: Walrus | undefined;
 let ready: Promise<unknown> | undefined;
 export function getWalrus(dataDir = config.walrusDir): Walrus {
-  if (!walrus) { walrus = new Walrus(dataDir); ready = walrus.store.init().catch(() => undefined); }
+  // Only make the directories: removing leftover temp files is the S3 server's job
+  // at its start (bootstrap may run beside a live server, whose uploads are in tmp/).
+  if (!walrus) {
+    const w = walrus = new Walrus(dataDir);
+    ready = Promise.all([fs.promises.mkdir(w.store.dataDir, { recursive: true }), fs.promises.mkdir(w.store.tmpDir, { recursive: true })]).catch(() => undefined);
+  }
   return walrus;
 }
 

@@ -7,6 +7,7 @@ import { placeAndBoot } from './lib/boot';
 import { ec2Code, describeFailure } from './lib/failures';
 import { retireNetwork } from './lib/networks';
 import { applySecurityRules } from './applySecurityRules';
+import { assignLaunchAddressStep, releaseInstanceAddressesStep } from './associateAddress';
 
 export interface LaunchInput { instanceId: string; accountId: string; zone: string }
 
@@ -29,6 +30,10 @@ export async function launchInstance({ instanceId, zone }: LaunchInput): Promise
 
     const booted = await placeAndBoot(instanceId, net, LAUNCH_ATTEMPTS);
     saga.add('destroy VM', () => ncCleanup(booted.node).destroyVm(instanceId, false));
+
+    // A public address from the zone's pool (EC2-Classic), NATed on the CC.
+    saga.add('release public address', () => releaseInstanceAddressesStep(instanceId));
+    await assignLaunchAddressStep(instanceId);
 
     const { changed, previous } = await clc.transition(instanceId, ['pending'], 'running');
     if (!changed) throw new Error(`instance left pending while booting (now ${previous})`);

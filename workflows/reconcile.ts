@@ -3,6 +3,7 @@
 import { clc, cc, nc } from './lib/hosts';
 import { retireNetwork } from './lib/networks';
 import { applySecurityRules } from './applySecurityRules';
+import { syncZoneNat } from './associateAddress';
 
 /**
  * The NC runs exactly the VMs the database places there: strays (from moved
@@ -37,6 +38,7 @@ export async function reconcileZone(zone: string): Promise<{ networks: number; a
     added += r.added; removed += r.removed;
     await cc(zone).syncInstanceMetadata(plan.vni, await clc.metadataDocsInNetwork(plan.networkId));
   }
+  await syncZoneNat(zone);
   await applySecurityRules(zone);
   return { networks, added, removed };
 }

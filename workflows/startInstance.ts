@@ -7,6 +7,7 @@ import { Saga } from './lib/saga';
 import { placeAndBoot } from './lib/boot';
 import { describeFailure, ec2Code } from './lib/failures';
 import type { InstanceOpInput } from './terminateInstance';
+import { assignLaunchAddressStep, releaseInstanceAddressesStep } from './associateAddress';
 
 export async function startInstance({ instanceId }: InstanceOpInput): Promise<string> {
   const api = acceptance();
@@ -28,6 +29,8 @@ export async function startInstance({ instanceId }: InstanceOpInput): Promise<st
     await cc(state.zone).addDhcpHost(net.vni, plan.mac, plan.privateIp, plan.hostname);
     const booted = await placeAndBoot(instanceId, net, 3);
     saga.add('destroy VM', () => ncCleanup(booted.node).destroyVm(instanceId, false));
+    saga.add('release public address', () => releaseInstanceAddressesStep(instanceId));
+    await assignLaunchAddressStep(instanceId);
     const r = await clc.transition(instanceId, ['pending'], 'running');
     if (!r.changed) throw new Error(`instance left pending while starting (now ${r.previous})`);
     await condition(allHandlersFinished);

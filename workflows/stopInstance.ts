@@ -4,6 +4,7 @@ import { condition, allHandlersFinished } from '@temporalio/workflow';
 import { clc, nc, ncCleanup } from './lib/hosts';
 import { acceptance } from './lib/accepted';
 import type { InstanceOpInput } from './terminateInstance';
+import { releaseInstanceAddressesStep } from './associateAddress';
 
 export async function stopInstance({ instanceId }: InstanceOpInput & { force?: boolean }): Promise<void> {
   const api = acceptance();
@@ -22,6 +23,7 @@ export async function stopInstance({ instanceId }: InstanceOpInput & { force?: b
     await ncCleanup(state.node).destroyVm(instanceId, false).catch(() => undefined);
   }
   await clc.releaseCapacity(instanceId);
+  await releaseInstanceAddressesStep(instanceId);   // Classic: the launch address goes back, an elastic IP is disassociated
   await clc.transition(instanceId, ['stopping'], 'stopped', { transition: 'User initiated', code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' });
   await condition(allHandlersFinished);
 }

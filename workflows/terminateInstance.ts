@@ -5,6 +5,7 @@ import { condition, allHandlersFinished } from '@temporalio/workflow';
 import { clc, clcLong, ccCleanup, ncCleanup } from './lib/hosts';
 import { retireNetwork } from './lib/networks';
 import { applySecurityRules } from './applySecurityRules';
+import { releaseInstanceAddressesStep } from './associateAddress';
 import { acceptance } from './lib/accepted';
 
 export interface InstanceOpInput { instanceId: string; accountId: string }
@@ -29,6 +30,7 @@ export async function terminateInstance({ instanceId }: InstanceOpInput): Promis
     // A gone CC rebuilds both from the database when it starts.
     if (addr.mac) await ccCleanup(state.zone).removeDhcpHost(net.vni, addr.mac).catch(() => undefined);
     if (addr.privateIp) await ccCleanup(state.zone).removeInstanceMetadata(net.vni, addr.privateIp).catch(() => undefined);
+    await releaseInstanceAddressesStep(instanceId);
     await clc.releaseAll(instanceId);
     await clc.transition(instanceId, ['shutting-down'], 'terminated',
       { transition: 'User initiated', code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' });

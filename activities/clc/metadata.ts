@@ -17,7 +17,7 @@ export async function metadataDoc(instanceId: string): Promise<InstanceMetadataD
   const groups = await groupsOfInstance(instanceId).catch(() => []);
   return {
     instanceId: i.id, imageId: i.imageId, instanceType: i.instanceType, reservationId: i.reservationId, launchIndex: i.launchIndex,
-    accountId: i.accountId, region: zone?.region ?? config.region, zone: i.zone, privateIp: i.privateIp, mac: i.mac,
+    accountId: i.accountId, region: zone?.region ?? config.region, zone: i.zone, privateIp: i.privateIp, mac: i.mac, publicIp: i.publicIp ?? undefined,
     hostname: `ip-${i.privateIp.replace(/\./g, '-')}.${zone?.region ?? config.region}.compute.internal`,
     securityGroups: groups.length ? groups.map((g: any) => g.name) : ['default'],
     userData: i.userData ?? undefined, keyName: key?.name, openSshKey: key?.publicKey, subnetCidr: i.networkId ? (await getNetwork(i.networkId))?.subnet : undefined,

@@ -8,7 +8,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { aws, awsFails, run, stackUp, imageId, prefix, waitForState, query, closeDb, sleep, type Creds } from './helpers';
+import { aws, awsFails, run, stackUp, imageId, prefix, waitForState, query, closeDb, sleep, allowPingFromOutside, type Creds } from './helpers';
 
 const skip = stackUp ? false : 'the test cloud is not up (run through npm test)';
 const netSkip = skip || (process.env.EUCA_EIP_E2E === '1' ? false
@@ -135,7 +135,10 @@ const natMap = async () => {
   return m;
 };
 
-test('associate to a running instance: reachable from the host; moves; disassociates; releases', { skip: netSkip, timeout: 600_000 }, async () => {
+test('associate to a running instance: reachable from the host; moves; disassociates; releases', { skip: netSkip, timeout: 600_000 }, async (t) => {
+  // The default group admits only its own members: open ICMP from the outside, as a user would.
+  const undo = await allowPingFromOutside();
+  t.after(undo);
   const [i1, i2] = [await launch(), await launch()];
   const [r1, r2] = await waitForState([i1, i2], ['running']);
   const priv1 = r1!.PrivateIpAddress!; const priv2 = r2!.PrivateIpAddress!;

@@ -132,3 +132,18 @@ export function restartProcess(name: string, args: string[]): number {
   fs.writeFileSync(path.join(home, 'pids', `${name}.pid`), String(child.pid));
   return child.pid!;
 }
+
+/**
+ * Lets the host (the outside world, on the public segment) ping instances of
+ * the admin's default group, as a user would open ICMP in a security group.
+ * Returns the undo.
+ */
+export async function allowPingFromOutside(): Promise<() => Promise<void>> {
+  const cidr = env.EUCA_PUBLIC_CIDR ?? '100.64.251.0/24';
+  const args = ['--group-name', 'default', '--protocol', 'icmp', '--port', '-1', '--cidr', cidr];
+  try { await aws(['ec2', 'authorize-security-group-ingress', ...args]); } catch (e: any) {
+    if (!/InvalidPermission\.Duplicate/.test(String(e.stderr ?? e.message))) throw e;
+    return async () => undefined;          // someone else opened it: leave it to them
+  }
+  return async () => { await aws(['ec2', 'revoke-security-group-ingress', ...args]).catch(() => undefined); };
+}

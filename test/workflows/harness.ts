@@ -199,6 +199,22 @@ export class FakeCloud {
     }
   }
 
+  /** The CC's NAT (elastic and launch addresses), in memory: public IP -> private IP. */
+  readonly nat = new Map<string, string>();
+  natActivities() {
+    const host = this.ccHost;
+    return {
+      applyNat: (changes: { publicIp: string; privateIp: string | null }[]) => this.step(host, 'applyNat', [changes], () => {
+        for (const c of changes) { if (c.privateIp) this.nat.set(c.publicIp, c.privateIp); else this.nat.delete(c.publicIp); }
+        return { applied: changes.length, skipped: 0 };
+      }),
+      syncNat: (entries: { publicIp: string; privateIp: string }[]) => this.step(host, 'syncNat', [entries], () => {
+        this.nat.clear(); for (const e of entries) this.nat.set(e.publicIp, e.privateIp);
+        return { changed: entries.length };
+      }),
+    };
+  }
+
   ccActivities(): CcActivities {
     const host = this.ccHost;
     return {
@@ -269,7 +285,7 @@ export class FakeCloud {
     if (this.workers.has(taskQueue)) return;
     const worker = await Worker.create({
       connection: this.h.env.nativeConnection, namespace: this.h.env.namespace ?? 'default', taskQueue,
-      activities: host === 'cc' ? this.ccActivities() : this.ncActivities(host),
+      activities: host === 'cc' ? { ...this.ccActivities(), ...this.natActivities() } : this.ncActivities(host),
       shutdownGraceTime: '1 second', maxConcurrentActivityTaskExecutions: 20,
     });
     this.workers.set(taskQueue, { worker, running: worker.run() });
@@ -322,6 +338,8 @@ export class Harness {
     if (typeof target === 'string') return target;
     this.db = target;
     process.env.MYSQL_URL = target.testUrl;     // before db/pool and lib/config are first imported
+    // Public addresses have their own workflow tests (addresses.test.ts); the saga tests here leave them out.
+    process.env.EUCA_LAUNCH_PUBLIC_IP = process.env.EUCA_LAUNCH_PUBLIC_IP_IN_WF_TESTS ?? '0';
     const poolMod = await import('../../db/pool');
     const migrate = await import('../../db/migrate');
     const catalog = await import('../../db/catalog');
@@ -434,7 +452,15 @@ export class Harness {
   async result<T = unknown>(workflowId: string, waitStartMs = 15_000): Promise<T> {
     const end = Date.now() + waitStartMs;
     for (;;) {
-      try { return await this.client.workflow.getHandle(workflowId).result() as T; }
+      try {
+        const r = await this.client.workflow.getHandle(workflowId).result() as T;
+        // A launch that ended terminated says why in its StateReason: show it, it's what a failing assertion needs.
+        if (r === 'terminated' && workflowId.startsWith('launch-')) {
+          const [[row]] = await this.pool.query<any[]>('SELECT state_reason_message FROM instances WHERE id = ?', [workflowId.slice(7)]) as any;
+          if (row?.state_reason_message) console.log(`${workflowId}: ${row.state_reason_message}`);
+        }
+        return r;
+      }
       catch (e: any) {
         if (e?.name !== 'WorkflowNotFoundError' || Date.now() > end) throw e;
         await new Promise((r) => setTimeout(r, 100));

@@ -43,7 +43,7 @@ describe('hosts that vanish mid-launch (real timeouts)', { concurrency: true, ti
     const [id] = adm.instanceIds;
     assert.equal((await h.instance(id)).node, nc1, 'admission placed it on nc1');
     assert.deepEqual((await h.held(id)).allocations, [nc1]);
-    assert.equal(await h.result(`launch-${id}`), 'running');
+    assert.equal(await h.result(`launch-${id}`), 'running', (await h.instance(id)).state_reason_message ?? '');
     const took = Date.now() - started;
     assert.ok(took >= 15_000, `the move waited for the schedule-to-start timeout (${took} ms)`);
     await assertRunningOn(cloud, id, nc2);
@@ -62,7 +62,7 @@ describe('hosts that vanish mid-launch (real timeouts)', { concurrency: true, ti
     const started = Date.now();
     const adm = await h.runInstances(h.runInput(cloud));
     const [id] = adm.instanceIds;
-    assert.equal(await h.result(`launch-${id}`), 'running');
+    assert.equal(await h.result(`launch-${id}`), 'running', (await h.instance(id)).state_reason_message ?? '');
     const took = Date.now() - started;
     assert.ok(took >= 10_000, `the move waited for the heartbeat timeout (${took} ms)`);
     await assertRunningOn(cloud, id, nc2);
@@ -81,7 +81,7 @@ describe('hosts that vanish mid-launch (real timeouts)', { concurrency: true, ti
     const [id] = adm.instanceIds;
     await until('waitForBoot on nc1', () => cloud.callsOf('waitForBoot', nc1).length > 0, 20_000);
     await cloud.stopWorker(nc1);     // the agent goes away (graceful shutdown) while the guest boots
-    assert.equal(await h.result(`launch-${id}`), 'running');
+    assert.equal(await h.result(`launch-${id}`), 'running', (await h.instance(id)).state_reason_message ?? '');
     // nc1's agent is gone, so its half-booted VM stays there (QEMU outlives the agent) ...
     await assertRunningOn(cloud, id, nc2, 2);
     assert.ok(cloud.vms.get(nc1)!.get(id), 'the stray VM is still on nc1');
@@ -113,7 +113,7 @@ describe('hosts that vanish mid-launch (real timeouts)', { concurrency: true, ti
       await assertNothingHeld(cloud, id);
     }
     assert.deepEqual(await h.zoneAllocations(cloud.zone), []);
-    const [ips] = await h.pool.query<any[]>('SELECT * FROM private_ips WHERE zone = ?', [cloud.zone]);
+    const [ips] = await h.pool.query<any[]>('SELECT p.* FROM private_ips p JOIN instances i ON i.id = p.instance_id WHERE i.zone = ?', [cloud.zone]);
     assert.equal(ips.length, 0);
     assert.equal(cloud.calls.length, 0, 'no host ran anything');
     await h.result(adm.workflowId);

@@ -40,6 +40,7 @@ describe('launch saga (real Temporal, real DB, fake hosts)', { timeout: 240_000 
 
     await h.result(adm.workflowId);
     const nodes: string[] = [];
+    let netVni = 0;
     for (const id of adm.instanceIds) {
       assert.equal(await h.result(`launch-${id}`), 'running');
       const row = await h.instance(id);
@@ -50,7 +51,9 @@ describe('launch saga (real Temporal, real DB, fake hosts)', { timeout: 240_000 
       assert.deepEqual(held.macs, [row.mac]);
       assert.match(row.mac, /^d0:0d(:[0-9a-f]{2}){4}$/);
       assert.deepEqual(held.allocations, [row.node]);
-      assert.deepEqual(cloud.dhcp.get(row.mac), { vni: cloud.vni, ip: row.private_ip, hostname: 'ip-' + row.private_ip.replace(/\./g, '-') });
+      const [[net]] = await h.pool.query<any[]>('SELECT vni FROM networks WHERE id = ?', [row.network_id]) as any;
+      netVni = net.vni;   // the network of the account's default group
+      assert.deepEqual(cloud.dhcp.get(row.mac), { vni: net.vni, ip: row.private_ip, hostname: 'ip-' + row.private_ip.replace(/\./g, '-') });
       const vm = cloud.vms.get(row.node)!.get(id);
       assert.ok(vm, `VM ${id} runs on ${row.node}`);
       assert.equal(vm.mac, row.mac);
@@ -60,8 +63,8 @@ describe('launch saga (real Temporal, real DB, fake hosts)', { timeout: 240_000 
     assert.equal(cloud.dhcp.size, 2);
     assert.equal(cloud.allVms().length, 2);
     assert.notEqual((await h.instance(adm.instanceIds[0])).private_ip, (await h.instance(adm.instanceIds[1])).private_ip);
-    assert.ok(cloud.zoneNetworks.has(cloud.vni));
-    for (const n of cloud.nodes) assert.ok(cloud.nodeNetworks.get(n)!.has(cloud.vni), `${n} has the zone network`);
+    assert.ok(cloud.zoneNetworks.has(netVni));
+    for (const n of cloud.nodes) assert.ok(cloud.nodeNetworks.get(n)!.has(netVni), `${n} has the group's network`);
     const [ops] = await h.pool.query<any[]>('SELECT state FROM operations WHERE workflow_id = ?', [adm.workflowId]);
     assert.equal(ops[0]?.state, 'completed');
   });
@@ -170,7 +173,7 @@ describe('launch saga (real Temporal, real DB, fake hosts)', { timeout: 240_000 
       assert.equal(failureType(wfErr), 'InsufficientInstanceCapacity');
       assert.deepEqual(await h.zoneAllocations(cloud.zone), []);
       assert.equal((await h.reservationsWithToken(token)).length, 0);
-      const [ips] = await h.pool.query<any[]>('SELECT * FROM private_ips WHERE zone = ?', [cloud.zone]);
+      const [ips] = await h.pool.query<any[]>('SELECT p.* FROM private_ips p JOIN instances i ON i.id = p.instance_id WHERE i.zone = ?', [cloud.zone]);
       assert.equal(ips.length, 0);
       assert.equal(cloud.calls.length, 0, 'no host was asked to do anything');
 
