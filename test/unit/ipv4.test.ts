@@ -25,3 +25,15 @@ test('ids', () => {
   assert.equal(id, 'i-0f1e2d3c');
   assert.match(id, instanceIdPattern);
 });
+
+test('4,000 networks fit the default range; allocation is lowest-free', async () => {
+  const { lowestFree, subnetAt, subnetCount, subnetIndex } = await import('../../lib/networkPool');
+  assert.ok(subnetCount('10.128.0.0/12', 24) >= 4000);
+  const used: number[] = [];
+  for (let i = 0; i < 4000; i++) { const x = lowestFree(used, 0, subnetCount('10.128.0.0/12', 24) - 1)!; used.push(x); }
+  assert.equal(new Set(used).size, 4000);
+  assert.equal(subnetAt('10.128.0.0/12', 24, used.at(-1)!), '10.143.159.0/24');
+  assert.equal(subnetIndex('10.128.0.0/12', 24, '10.143.159.0/24'), 3999);
+  assert.equal(lowestFree([0, 1, 3], 0, 10), 2, 'a freed network is reused first');
+  assert.equal(subnetAt('10.128.0.0/12', 24, 4096), undefined, 'the range ends');
+});
