@@ -1,72 +1,40 @@
 // Elastic IP latency (not a test): from AssociateAddress to the address answering, as
 // medians over N tries (default 20). The host (root namespace) stands for the internet
-// and probes the address every 10 ms (TCP SYN, answered by a reset or a connection)
-// from the moment the API has answered.
-//   cloud:      AssociateAddress request -> response (API answer) -> first answer;
-//               DisassociateAddress request -> response -> first unanswered probe.
-//               Needs a running instance (--instance i-..., or one is launched and
-//               terminated at the end) and the public segment wired (EUCA_EIP_E2E=1).
+// and probes the address every 10 ms with TCP SYNs from the moment the API has answered.
+//   cloud:      AssociateAddress request -> response (API answer) -> first accepted
+//               connection; DisassociateAddress request -> response -> first unanswered probe.
+//               A guest listening on tcp/9 (busybox httpd from user-data) in a group that
+//               allows tcp/9 from anywhere is launched and terminated at the end (or pass
+//               --instance i-... of such a guest). Needs the public segment wired (the
+//               `npm run up` default).
 //     source .cloud/eucarc; node --import tsx bench/eip-latency.ts [--runs 20] [--instance i-x]
-//   dataplane:  namespaces only (prefix eutb, 100.64.253.0/24): applyNat -> first reply,
+//   dataplane:  namespaces only (prefix eutb, 100.64.253.0/24): applyNat -> first reply
+//               (the veth "VM" namespace's kernel answers with a reset),
 //               the CC-side cost without Temporal and the API.
 //     node --import tsx bench/eip-latency.ts --dataplane [--runs 20]
-import net from 'node:net';
 import {
   EC2Client, AllocateAddressCommand, AssociateAddressCommand, DisassociateAddressCommand, ReleaseAddressCommand,
-  RunInstancesCommand, TerminateInstancesCommand, DescribeInstancesCommand,
+  AuthorizeSecurityGroupIngressCommand, RunInstancesCommand, TerminateInstancesCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand,
 } from '@aws-sdk/client-ec2';
+import { listenUserData, probe, report, sleep, waitConsole, waitRunning } from './stats';
 
 const argv = process.argv;
 const arg = (name: string) => { const i = argv.indexOf(name); return i > 0 ? argv[i + 1] : undefined; };
 const runs = Number(arg('--runs')) || 20;
 const env = process.env;
-const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
-
-/**
- * Probes `ip` every 10 ms with a TCP SYN to port 9 from the root namespace (the host):
- * an answer is a connection or a reset (the guest's kernel answers either way), silence
- * is no answer within 100 ms. Resolves with ms since `t0` at the first answer (or the
- * first silence when `until` is 'silent').
- */
-async function probe(ip: string, t0: number, until: 'answer' | 'silent', timeoutMs = 10_000): Promise<number> {
-  const once = () => new Promise<boolean>((resolve) => {
-    const s = net.connect({ host: ip, port: 9 });
-    const end = (v: boolean) => { clearTimeout(t); s.destroy(); resolve(v); };
-    const t = setTimeout(() => end(false), 100);
-    s.once('connect', () => end(true));
-    s.once('error', (e: NodeJS.ErrnoException) => end(e.code === 'ECONNREFUSED'));
-  });
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await once();
-    if (ok === (until === 'answer')) return Date.now() - t0;
-    if (!ok) continue; // a timeout already waited 100 ms
-    await sleep(10);
-  }
-  throw new Error(`${ip}: no ${until} within ${timeoutMs} ms`);
-}
-
-function report(name: string, xs: number[]) {
-  console.log(`${name.padEnd(44)} median ${median(xs).toFixed(0).padStart(5)} ms   p90 ${pct(xs, 0.9).toFixed(0).padStart(5)} ms   min ${Math.min(...xs)}  max ${Math.max(...xs)}  (n=${xs.length})`);
-}
 
 async function cloud() {
   const ec2 = new EC2Client({ endpoint: env.EC2_URL, region: env.AWS_DEFAULT_REGION, maxAttempts: 1 });
   let instanceId = arg('--instance');
-  let launched = false;
+  let groupId: string | undefined;
   if (!instanceId) {
-    const r = await ec2.send(new RunInstancesCommand({ ImageId: env.EUCA_TEST_IMAGE, InstanceType: 't1.micro', MinCount: 1, MaxCount: 1 }));
+    // a guest that listens on port 9, in a group that lets the outside reach that port
+    groupId = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: `bench-eip-${Date.now()}`, Description: 'eip latency bench' }))).GroupId!;
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 9, ToPort: 9, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
+    const r = await ec2.send(new RunInstancesCommand({ ImageId: env.EUCA_TEST_IMAGE, InstanceType: 't1.micro', MinCount: 1, MaxCount: 1, SecurityGroupIds: [groupId], UserData: listenUserData(9) }));
     instanceId = r.Instances![0]!.InstanceId!;
-    launched = true;
-    for (;;) {
-      const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
-      const s = d.Reservations?.[0]?.Instances?.[0]?.State?.Name;
-      if (s === 'running') break;
-      if (s === 'terminated') throw new Error(`${instanceId} terminated while launching`);
-      await sleep(1000);
-    }
+    await waitRunning(ec2, instanceId);
+    await waitConsole(ec2, instanceId, 'BENCH-LISTENING-9');
     console.log(`launched ${instanceId}`);
   }
   const a = await ec2.send(new AllocateAddressCommand({}));
@@ -77,16 +45,21 @@ async function cloud() {
       let t0 = Date.now();
       await ec2.send(new AssociateAddressCommand({ PublicIp: ip, InstanceId: instanceId }));
       api.push(Date.now() - t0);
-      answer.push(await probe(ip, t0, 'answer'));
+      answer.push(await probe(ip, t0, 'answer', { listening: true }));
       t0 = Date.now();
       await ec2.send(new DisassociateAddressCommand({ PublicIp: ip }));
       dapi.push(Date.now() - t0);
-      silent.push(await probe(ip, t0, 'silent'));
+      silent.push(await probe(ip, t0, 'silent', { listening: true }));
     }
   } finally {
     await ec2.send(new DisassociateAddressCommand({ PublicIp: ip })).catch(() => undefined);
     await ec2.send(new ReleaseAddressCommand({ PublicIp: ip })).catch(() => undefined);
-    if (launched) await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] })).catch(() => undefined);
+    if (groupId) {
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] })).catch(() => undefined);
+      for (let i = 0; i < 60; i++) {
+        try { await ec2.send(new DeleteSecurityGroupCommand({ GroupId: groupId })); break; } catch { await sleep(1000); }
+      }
+    }
   }
   console.log(`elastic IP ${ip} <-> ${instanceId}, ${runs} tries`);
   report('AssociateAddress: API answer', api);

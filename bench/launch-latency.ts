@@ -14,12 +14,11 @@ import { Connection, Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { config, paths } from '../lib/config';
 import { resolveAccel } from '../activities/hypervisor/qemu';
+import { median, sleep } from './stats';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 10;
 const env = process.env;
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const ms = (t: any) => Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
-const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 
 async function historyTimes(client: Client, workflowId: string) {
   const h = await client.workflow.getHandle(workflowId).fetchHistory();

@@ -5,10 +5,10 @@
 // Usage: node --import tsx bench/rule-latency.ts [--runs 5]
 import { ip, listNetns } from '../activities/network/ip';
 import { applySecurityRules, renderSecurityRules, type SgRule, type ZoneRuleSet } from '../activities/network/securityRules';
+import { median } from './stats';
 
 const NS = 'eurb-bench';
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 5;
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 const gid = (n: number) => `sg-${n.toString(16).padStart(17, '0')}`;
 const iid = (n: number) => `i-${n.toString(16).padStart(8, '0')}`;
 const addr = (n: number) => `10.${100 + (n >> 16)}.${(n >> 7) & 255}.${(n & 127) + 1}`;

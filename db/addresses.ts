@@ -195,7 +195,11 @@ export async function allocateAddress(accountId: string, opts: { domain?: 'stand
 }
 
 async function freeAddress(conn: Conn, zone: string, pool: string[], wanted?: string): Promise<string> {
-  const [rows] = await conn.query<any[]>('SELECT public_ip FROM addresses WHERE zone = ?', [zone]);
+  // Every zone's rows, not just this one's: a public address is unique cloud-wide (the primary
+  // key), and two zones' pools may overlap when misconfigured (the workflow tests' fake zones
+  // all share the default pool). A race with another zone ends in a duplicate key; the
+  // activity's retry then sees that row and picks the next address.
+  const [rows] = await conn.query<any[]>('SELECT public_ip FROM addresses');
   const used = new Set(rows.map((r) => r.public_ip));
   if (wanted !== undefined) {
     if (used.has(wanted)) throw ec2Failure('InvalidAddress.InUse', `The address '${wanted}' is already allocated.`);

@@ -16,7 +16,8 @@ note() { printf '    %s\n' "$*"; }
 
 ensure_apt_packages() {
   local want=(qemu-system-x86 qemu-utils dnsmasq-base iptables iproute2 mariadb-server mariadb-client
-              busybox-static cpio zstd xz-utils kmod procps psmisc curl dnsmasq-utils util-linux openssl)
+              busybox-static cpio zstd xz-utils kmod procps psmisc curl dnsmasq-utils util-linux openssl
+              nftables openssh-client)
   local missing=()
   for p in "${want[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
   if [ ${#missing[@]} -eq 0 ]; then note "system packages present"; return; fi
@@ -48,7 +49,17 @@ ensure_npm_packages() {
   (cd "$REPO" && npm ci --no-audit --no-fund --loglevel=error)
 }
 
-install_all() { ensure_apt_packages; ensure_temporal_cli; ensure_npm_packages; }
+# The clients the tests drive the cloud with (and the tour in the README uses): the AWS CLI
+# and boto3, from PyPI when the machine has none.
+ensure_python_clients() {
+  if command -v aws >/dev/null && python3 -c 'import boto3' 2>/dev/null; then note "aws CLI and boto3 present"; return; fi
+  step "installing the AWS CLI and boto3 (PyPI)"
+  python3 -m pip install -q --disable-pip-version-check awscli boto3 \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages awscli boto3
+  hash -r
+}
+
+install_all() { ensure_apt_packages; ensure_temporal_cli; ensure_npm_packages; ensure_python_clients; }
 
 pidfile() { echo "$EUCA_HOME/pids/$1.pid"; }
 is_running() { local f; f=$(pidfile "$1"); [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }

@@ -36,7 +36,13 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
         }
       },
     );
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    if (opts.input !== undefined && child.stdin) {
+      // A command that exits before reading its input (it failed, or is missing) makes the
+      // write fail with EPIPE; the exit status reports the failure, so the write error is
+      // dropped here instead of crashing the worker as an unhandled 'error' event.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input);
+    }
   });
 }
 

@@ -12,7 +12,6 @@ import { Harness, FakeCloud } from './harness';
 import type { NatChange, NatEntry } from '../../activities/network/elasticIps';
 
 process.env.EUCA_ADDRESS_LIMIT = '8';   // read when the harness first imports lib/config
-process.env.EUCA_LAUNCH_PUBLIC_IP_IN_WF_TESTS = '1';   // this file is about public addresses: launch addresses on
 const h = new Harness();
 let skip: string | undefined;
 before(async () => { skip = await h.setup(); }, { timeout: 120_000 });

@@ -338,8 +338,6 @@ export class Harness {
     if (typeof target === 'string') return target;
     this.db = target;
     process.env.MYSQL_URL = target.testUrl;     // before db/pool and lib/config are first imported
-    // Public addresses have their own workflow tests (addresses.test.ts); the saga tests here leave them out.
-    process.env.EUCA_LAUNCH_PUBLIC_IP = process.env.EUCA_LAUNCH_PUBLIC_IP_IN_WF_TESTS ?? '0';
     const poolMod = await import('../../db/pool');
     const migrate = await import('../../db/migrate');
     const catalog = await import('../../db/catalog');
@@ -473,12 +471,13 @@ export class Harness {
     const [rows] = await this.pool.query<any[]>('SELECT * FROM instances WHERE id = ?', [id]);
     return rows[0];
   }
-  /** What an instance holds: addresses, MACs and node capacity. */
-  async held(id: string): Promise<{ ips: string[]; macs: string[]; allocations: string[] }> {
+  /** What an instance holds: private and public addresses, MACs and node capacity. */
+  async held(id: string): Promise<{ ips: string[]; macs: string[]; allocations: string[]; publicIps: string[] }> {
     const [ips] = await this.pool.query<any[]>('SELECT ip FROM private_ips WHERE instance_id = ?', [id]);
     const [macs] = await this.pool.query<any[]>('SELECT mac FROM macs WHERE instance_id = ?', [id]);
     const [allocs] = await this.pool.query<any[]>('SELECT node FROM node_allocations WHERE instance_id = ?', [id]);
-    return { ips: ips.map((r) => r.ip), macs: macs.map((r) => r.mac), allocations: allocs.map((r) => r.node) };
+    const [pub] = await this.pool.query<any[]>('SELECT public_ip FROM addresses WHERE instance_id = ?', [id]);
+    return { ips: ips.map((r) => r.ip), macs: macs.map((r) => r.mac), allocations: allocs.map((r) => r.node), publicIps: pub.map((r) => r.public_ip) };
   }
   async zoneAllocations(zone: string): Promise<{ instance_id: string; node: string }[]> {
     const [rows] = await this.pool.query<any[]>(

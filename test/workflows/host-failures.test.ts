@@ -14,7 +14,7 @@ before(async () => { skip = await h.setup(); }, { timeout: 120_000 });
 after(async () => { await h.teardown(); }, { timeout: 60_000 });
 
 async function assertNothingHeld(cloud: FakeCloud, id: string) {
-  assert.deepEqual(await h.held(id), { ips: [], macs: [], allocations: [] }, `${id} still holds rows`);
+  assert.deepEqual(await h.held(id), { ips: [], macs: [], allocations: [], publicIps: [] }, `${id} still holds rows`);
   assert.equal(cloud.vmOf(id), undefined, `VM ${id} left on a node`);
 }
 

@@ -15,7 +15,7 @@ after(async () => { await h.teardown(); }, { timeout: 60_000 });
 
 /** Asserts the instance holds nothing anywhere: no address, MAC or capacity rows, no DHCP entry, no VM. */
 async function assertNothingHeld(cloud: FakeCloud, id: string, mac?: string) {
-  assert.deepEqual(await h.held(id), { ips: [], macs: [], allocations: [] }, `${id} still holds rows`);
+  assert.deepEqual(await h.held(id), { ips: [], macs: [], allocations: [], publicIps: [] }, `${id} still holds rows`);
   if (mac) assert.equal(cloud.dhcp.has(mac), false, `DHCP entry for ${mac} left on the CC`);
   assert.equal(cloud.vmOf(id), undefined, `VM ${id} left on a node`);
 }
@@ -51,6 +51,9 @@ describe('launch saga (real Temporal, real DB, fake hosts)', { timeout: 240_000 
       assert.deepEqual(held.macs, [row.mac]);
       assert.match(row.mac, /^d0:0d(:[0-9a-f]{2}){4}$/);
       assert.deepEqual(held.allocations, [row.node]);
+      // a launch address from the zone's pool, NATed on the CC to the private one
+      assert.equal(held.publicIps.length, 1);
+      assert.equal(cloud.nat.get(held.publicIps[0]!), row.private_ip);
       const [[net]] = await h.pool.query<any[]>('SELECT vni FROM networks WHERE id = ?', [row.network_id]) as any;
       netVni = net.vni;   // the network of the account's default group
       assert.deepEqual(cloud.dhcp.get(row.mac), { vni: net.vni, ip: row.private_ip, hostname: 'ip-' + row.private_ip.replace(/\./g, '-') });
@@ -239,7 +242,7 @@ describe('launch saga (real Temporal, real DB, fake hosts)', { timeout: 240_000 
       let row = await h.instance(id);
       assert.equal(row.state, 'stopped');
       assert.equal(row.state_reason_code, 'Client.UserInitiatedShutdown');
-      assert.deepEqual(await h.held(id), { ips: heldBefore.ips, macs: heldBefore.macs, allocations: [] });
+      assert.deepEqual(await h.held(id), { ips: heldBefore.ips, macs: heldBefore.macs, allocations: [], publicIps: [] });
       assert.equal(cloud.vmOf(id), undefined, 'the VM is gone from its node');
       assert.equal(cloud.callsOf('powerdownVm').length, 1, 'an ACPI power-down was tried first');
 
@@ -282,7 +285,7 @@ describe('launch saga (real Temporal, real DB, fake hosts)', { timeout: 240_000 
       const row = await h.instance(id);
       assert.equal(row.state, 'stopped');
       assert.equal(row.state_reason_code, 'Server.InjectedFault');
-      assert.deepEqual(await h.held(id), { ips: heldBefore.ips, macs: heldBefore.macs, allocations: [] });
+      assert.deepEqual(await h.held(id), { ips: heldBefore.ips, macs: heldBefore.macs, allocations: [], publicIps: [] });
       assert.equal(cloud.vmOf(id), undefined, 'the half-started VM was destroyed');
       assert.deepEqual(await h.zoneAllocations(cloud.zone), []);
     });
