@@ -1,5 +1,6 @@
-// Runs async work one at a time per key, inside this process (two launches
-// building the same network on one host must not race each other).
+// Runs async work one at a time per key, in call order, inside this process (two launches
+// building the same network on one host must not race; one nft apply at a time per namespace).
+// A failed call does not block the next. Each keyedMutex() has its own keys.
 export function keyedMutex() {
   const tails = new Map<string, Promise<unknown>>();
   return async function withKey<T>(key: string, fn: () => Promise<T>): Promise<T> {

@@ -37,6 +37,7 @@ import {
   nsExec,
   parseCidr,
 } from './ip';
+import { keyedMutex } from '../../lib/keyedMutex';
 
 export const NAT_TABLE = 'euca_nat';
 /** Packet mark bit (OR-ed in, other bits kept) of guest traffic to a public address, prerouting to postrouting. */
@@ -184,17 +185,7 @@ export async function ccPublicAddress(netns: string): Promise<{ ip: string; pref
 // ---------------------------------------------------------------- nft
 
 // Serialise changes per namespace inside this process.
-const locks = new Map<string, Promise<unknown>>();
-async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const prev = locks.get(key) ?? Promise.resolve();
-  const next = prev.catch(() => undefined).then(fn);
-  locks.set(key, next);
-  try {
-    return await next;
-  } finally {
-    if (locks.get(key) === next) locks.delete(key);
-  }
-}
+const withLock = keyedMutex();
 
 /** Last applied sequence number per (netns, public address). */
 const lastSeq = new Map<string, Map<string, number>>();

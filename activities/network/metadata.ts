@@ -29,6 +29,7 @@ import {
 } from '../../metadata/doc';
 import { CommandError, isIpv4, nsExec } from './ip';
 import { namedNetnsId, procNetnsId, readCmdline, readPidFile, sleep, stopPid } from './proc';
+import { keyedMutex } from '../../lib/keyedMutex';
 
 export type { InstanceMetadataDoc } from '../../metadata/doc';
 export { DEFAULT_METADATA_PORT, METADATA_ADDRESS } from '../../metadata/doc';
@@ -50,17 +51,7 @@ const files = (stateDir: string) => {
 };
 
 // Serialise operations on one key inside this process.
-const locks = new Map<string, Promise<unknown>>();
-async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const prev = locks.get(key) ?? Promise.resolve();
-  const next = prev.catch(() => undefined).then(fn);
-  locks.set(key, next);
-  try {
-    return await next;
-  } finally {
-    if (locks.get(key) === next) locks.delete(key);
-  }
-}
+const withLock = keyedMutex();
 
 // ---------------------------------------------------------------- service process
 

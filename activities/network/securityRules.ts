@@ -34,6 +34,7 @@
 // chains see every packet, and a drop in either is final.
 import { CommandError, isIpv4, nsExec, parseCidr } from './ip';
 import type { RuleSpec } from '../../db/securityGroups';
+import { keyedMutex } from '../../lib/keyedMutex';
 
 export const SG_TABLE = 'euca_sg';
 /** Interfaces matching this are guest bridges (vb<vni>, docs/CONVENTIONS.md). */
@@ -275,18 +276,8 @@ function checkNetns(ns: string): void {
 const elapsed = (t0: number) => Math.round((performance.now() - t0) * 10) / 10;
 
 // One apply at a time per namespace in this process, and the newest generation wins.
-const locks = new Map<string, Promise<unknown>>();
 const applied = new Map<string, number>();
-async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const prev = locks.get(key) ?? Promise.resolve();
-  const next = prev.catch(() => undefined).then(fn);
-  locks.set(key, next);
-  try {
-    return await next;
-  } finally {
-    if (locks.get(key) === next) locks.delete(key);
-  }
-}
+const withLock = keyedMutex();
 
 /**
  * The CC namespace `netns` enforces exactly `desired`: table `inet euca_sg` is replaced in one

@@ -14,6 +14,7 @@ import {
   run,
 } from './ip';
 import { namedNetnsId, procNetnsId, readCmdline, readPidFile, sleep, stopPid } from './proc';
+import { keyedMutex } from '../../lib/keyedMutex';
 
 export interface VnetSpec {
   netns: string;
@@ -267,17 +268,7 @@ function formatHosts(hosts: DhcpHost[]): string {
 }
 
 // Serialise read-modify-write of one hosts file inside this process.
-const locks = new Map<string, Promise<unknown>>();
-async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const prev = locks.get(key) ?? Promise.resolve();
-  const next = prev.catch(() => undefined).then(fn);
-  locks.set(key, next);
-  try {
-    return await next;
-  } finally {
-    if (locks.get(key) === next) locks.delete(key);
-  }
-}
+const withLock = keyedMutex();
 
 async function readHosts(stateDir: string): Promise<DhcpHost[]> {
   try {
