@@ -30,9 +30,11 @@ export async function closePool(): Promise<void> {
 
 export type Conn = mysql.PoolConnection;
 
-// Runs fn in one transaction; retries a deadlock a few times, as MySQL advises.
+// Runs fn in one transaction; retries a deadlock a few times, as MySQL advises, after a short
+// random pause so the transactions that collided do not collide again in step.
 export async function inTransaction<T>(fn: (conn: Conn) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
+    if (attempt > 1) await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
     const conn = await getPool().getConnection();
     try {
       await conn.beginTransaction();
@@ -41,7 +43,7 @@ export async function inTransaction<T>(fn: (conn: Conn) => Promise<T>): Promise<
       return result;
     } catch (err: any) {
       await conn.rollback().catch(() => undefined);
-      if ((err?.code === 'ER_LOCK_DEADLOCK' || err?.code === 'ER_LOCK_WAIT_TIMEOUT') && attempt < 5) continue;
+      if ((err?.code === 'ER_LOCK_DEADLOCK' || err?.code === 'ER_LOCK_WAIT_TIMEOUT') && attempt < 8) continue;
       throw err;
     } finally {
       conn.release();

@@ -130,7 +130,10 @@ export async function putObjectVersion(o: NewObject, versioning: Versioning, con
       await c.query('DELETE FROM walrus_parts WHERE upload_id = ?', [consumeUploadId]);
       await c.query('DELETE FROM walrus_uploads WHERE upload_id = ?', [consumeUploadId]);
     }
-    const [bk] = await c.query<any[]>('SELECT versioning FROM walrus_buckets WHERE name = ? LOCK IN SHARE MODE', [o.bucket]);
+    // The bucket row, exclusively: object writes of one bucket commit one at a time. Under a
+    // share lock two PUTs of new keys both gap-locked the same index gap in lockKey and then
+    // deadlocked on their INSERTs (seen at 16 concurrent 4 KiB PUTs). The commit is short.
+    const [bk] = await c.query<any[]>('SELECT versioning FROM walrus_buckets WHERE name = ? FOR UPDATE', [o.bucket]);
     if (!bk[0]) throw new WalrusDbError('NoSuchBucket');
     versioning = bk[0].versioning;
     const existing = await lockKey(c, o.bucket, o.key);
@@ -156,7 +159,7 @@ export interface DeleteResult { versionId?: string; deleteMarker: boolean; remov
 
 export async function deleteObject(bucket: string, key: string, versionId: string | undefined, ownerId: string): Promise<DeleteResult> {
   return inTransaction(async (c) => {
-    const [bk] = await c.query<any[]>('SELECT versioning FROM walrus_buckets WHERE name = ? LOCK IN SHARE MODE', [bucket]);
+    const [bk] = await c.query<any[]>('SELECT versioning FROM walrus_buckets WHERE name = ? FOR UPDATE', [bucket]);   // as in putObjectVersion
     if (!bk[0]) throw new WalrusDbError('NoSuchBucket');
     const versioning: Versioning = bk[0].versioning;
     const existing = await lockKey(c, bucket, key);
@@ -243,7 +246,8 @@ export async function getUpload(uploadId: string): Promise<UploadRow | undefined
 /** Records a part; returns the file of a part it replaced. */
 export async function putPart(p: Omit<PartRow, 'lastModified'>): Promise<string | null> {
   return inTransaction(async (c) => {
-    const [u] = await c.query<any[]>('SELECT upload_id FROM walrus_uploads WHERE upload_id = ? LOCK IN SHARE MODE', [p.uploadId]);
+    // exclusively, for the same reason as the bucket row in putObjectVersion: parallel parts of one upload
+    const [u] = await c.query<any[]>('SELECT upload_id FROM walrus_uploads WHERE upload_id = ? FOR UPDATE', [p.uploadId]);
     if (!u[0]) throw new WalrusDbError('NoSuchUpload');
     const [old] = await c.query<any[]>('SELECT file FROM walrus_parts WHERE upload_id = ? AND part_number = ? FOR UPDATE', [p.uploadId, p.partNumber]);
     await c.query('REPLACE INTO walrus_parts (upload_id, part_number, size, etag, file, checksum, last_modified) VALUES (?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP(3))',
