@@ -69,7 +69,7 @@ describe(`${N} networks at once, no cross-talk`, { timeout: 300_000 }, () => {
     const desired: ZoneRuleSet = { controlPlane: ['10.188.0.0/24'], instances: [], groups: [] };
     for (let n = 1; n <= N; n++) {
       const g = `sg-net${n}`;
-      desired.groups.push({ groupId: g, memberIps: [vmIp(n, 1), vmIp(n, 2)], ingress: [{ protocol: '-1', fromPort: null, toPort: null, cidr: null, sourceGroupId: g } as any], egress: [{ protocol: '-1', fromPort: null, toPort: null, cidr: '0.0.0.0/0', sourceGroupId: null } as any] });
+      desired.groups.push({ groupId: g, memberIps: [vmIp(n, 1), vmIp(n, 2)], ingress: [{ protocol: '-1', fromPort: -1, toPort: -1, sourceGroupId: g }], egress: [{ protocol: '-1', fromPort: -1, toPort: -1, cidr: '0.0.0.0/0' }] });
       for (const k of [1, 2]) desired.instances.push({ instanceId: `i-000${n.toString(16).padStart(3, '0')}${k}0`, privateIp: vmIp(n, k), groupIds: [g] });
     }
     await applySecurityRules(cc.netns, desired);
