@@ -59,7 +59,21 @@ ensure_python_clients() {
   hash -r
 }
 
+# Ansible (PyPI `ansible`, which carries the amazon.aws collection): the tests drive the cloud
+# with its EC2 modules as a user's playbook would.
+ensure_ansible() {
+  if command -v ansible-playbook >/dev/null && ansible-galaxy collection list amazon.aws 2>/dev/null | grep -q amazon.aws; then
+    note "ansible with amazon.aws present"; return
+  fi
+  step "installing Ansible with the amazon.aws collection (PyPI ansible)"
+  python3 -m pip install -q --disable-pip-version-check ansible \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages ansible
+  hash -r
+}
+
 install_all() { ensure_apt_packages; ensure_temporal_cli; ensure_npm_packages; ensure_python_clients; }
+# what `npm test` needs beyond `npm run up`
+install_test_clients() { ensure_ansible; }
 
 pidfile() { echo "$EUCA_HOME/pids/$1.pid"; }
 is_running() { local f; f=$(pidfile "$1"); [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
@@ -106,7 +120,7 @@ start_mariadb() {
     --port="$MYSQL_PORT" --bind-address=127.0.0.1 --user=root --skip-name-resolve \
     --innodb-buffer-pool-size=128M --max-connections=400 --log-error="$EUCA_HOME/logs/mariadb.err"
   wait_for 60 MariaDB mariadb --no-defaults --socket="$EUCA_HOME/mysql.sock" -e 'SELECT 1'
-  mariadb --no-defaults --socket="$EUCA_HOME/mysql.sock" -e "CREATE DATABASE IF NOT EXISTS eucacloud;
+  mariadb --no-defaults --socket="$EUCA_HOME/mysql.sock" -e "CREATE DATABASE IF NOT EXISTS eucacloud CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
     CREATE USER IF NOT EXISTS 'euca'@'127.0.0.1' IDENTIFIED BY 'euca';
     CREATE USER IF NOT EXISTS 'euca'@'localhost' IDENTIFIED BY 'euca';
     GRANT ALL ON eucacloud.* TO 'euca'@'127.0.0.1'; GRANT ALL ON eucacloud.* TO 'euca'@'localhost';"

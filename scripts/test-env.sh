@@ -19,3 +19,5 @@ export EUCA_NODE_DOWN_AFTER_MS=8000
 export EUCA_NETWORK_RANGE=10.144.0.0/16
 export EUCA_PUBLIC_CIDR=100.64.251.0/24
 export EUCA_EIP_E2E=1
+# A handler that returns a member its output shape lacks is a bug: fail loudly in tests.
+export EUCA_STRICT_OUTPUT=1

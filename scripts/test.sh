@@ -13,6 +13,10 @@ source "$REPO/scripts/test-env.sh"
 exec 9>/tmp/ecit-test.lock
 flock 9
 install_all
+install_test_clients
+# tsx runs code without checking types: check the whole tree first.
+step "type-checking the whole tree (tsc --noEmit)"
+(cd "$REPO" && npx tsc --noEmit -p .)
 # A killed earlier run leaves its test cloud behind: clear it by its own names first.
 bash "$REPO/scripts/down.sh" >/dev/null 2>&1 || true
 rm -rf "$EUCA_HOME"

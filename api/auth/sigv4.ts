@@ -439,3 +439,22 @@ export async function verifySigV4(
   if (!constantTimeEqualHex(expected, auth.signature.toLowerCase())) throw sigMismatch();
   return cred;
 }
+
+/**
+ * The service a SigV4 request is scoped to (`.../REGION/SERVICE/aws4_request`),
+ * read without verifying anything, so one listener can route EC2, STS and IAM
+ * requests by their signature's scope. undefined when there is no SigV4.
+ */
+export function sigV4ScopeService(headers: Record<string, string | string[] | undefined>, query: string): string | undefined {
+  const authz = lowerHeaders(headers).get('authorization');
+  let cred: string | undefined;
+  if (authz !== undefined) cred = /Credential=([^,\s]+)/.exec(authz)?.[1];
+  else {
+    try {
+      cred = parseQueryPairs(query).find(([k]) => k === 'X-Amz-Credential')?.[1];
+    } catch {
+      return undefined;
+    }
+  }
+  return cred?.split('/')[3];
+}

@@ -72,7 +72,7 @@ const actions: Ec2ActionTable = {
       return { return: true };
     },
   },
-  Boom: {
+  DescribeKeyPairs: { // a handler that fails with a plain Error
     handler: async () => {
       throw new Error('secret internal detail at /srv/db.ts');
     },
@@ -246,7 +246,7 @@ describe('ec2Router over HTTP', () => {
   });
 
   test('plain Error from handler -> InternalError 500, generic message, stack only in the log', async () => {
-    const res = await rawSigned('Action=Boom&Version=2016-11-15');
+    const res = await rawSigned('Action=DescribeKeyPairs&Version=2016-11-15');
     const { text, message } = await expectXmlError(res, 500, 'InternalError');
     assert.equal(message, 'An internal error has occurred');
     assert.ok(!text.includes('secret internal detail') && !text.includes('.ts') && !text.includes(' at '));
@@ -257,7 +257,7 @@ describe('ec2Router over HTTP', () => {
     const reqLines = logLines.filter((l) => l.requestId === rid && l.msg === 'ec2 request');
     assert.equal(reqLines.length, 1);
     assert.equal(reqLines[0].status, 500);
-    assert.equal(reqLines[0].action, 'Boom');
+    assert.equal(reqLines[0].action, 'DescribeKeyPairs');
     assert.equal(reqLines[0].accountId, CRED.accountId);
     assert.equal(typeof reqLines[0].ms, 'number');
   });

@@ -147,9 +147,9 @@ test('rules render as AWS describes them: grouped by protocol and ports', () => 
   const xml = renderResponse('DescribeSecurityGroups', 'req', {
     securityGroupInfo: [groupItem({ id: 'sg-00000000000000001', accountId: '111111111111', name: 'default', description: 'default group', createdAt: new Date(0), tags: [] }, rules)],
   });
-  assert.match(xml, /<securityGroupInfo><item><ownerId>111111111111<\/ownerId><groupId>sg-00000000000000001<\/groupId><groupName>default<\/groupName><groupDescription>default group<\/groupDescription><ipPermissions><item><ipProtocol>tcp<\/ipProtocol><fromPort>22<\/fromPort><toPort>22<\/toPort><groups><item><userId>222222222222<\/userId>/);
-  assert.match(xml, /<ipPermissionsEgress><item><ipProtocol>-1<\/ipProtocol><groups\/><ipRanges><item><cidrIp>0.0.0.0\/0<\/cidrIp><\/item><\/ipRanges>/);
-  assert.match(xml, /<tagSet\/><\/item><\/securityGroupInfo>/);
+  // element order is the EC2 model's (groupId, ipPermissionsEgress, tagSet, ownerId, groupName, ...)
+  assert.match(xml, /<securityGroupInfo><item><groupId>sg-00000000000000001<\/groupId><ipPermissionsEgress><item><ipProtocol>-1<\/ipProtocol><groups\/><ipRanges><item><cidrIp>0.0.0.0\/0<\/cidrIp><\/item><\/ipRanges>/);
+  assert.match(xml, /<tagSet\/><ownerId>111111111111<\/ownerId><groupName>default<\/groupName><groupDescription>default group<\/groupDescription><ipPermissions><item><ipProtocol>tcp<\/ipProtocol><fromPort>22<\/fromPort><toPort>22<\/toPort><groups><item><userId>222222222222<\/userId>/);
   const r = ruleItem(rules[2]);
   assert.deepEqual(r.referencedGroupInfo, { groupId: 'sg-00000000000000002', userId: '222222222222' });
   assert.equal(r.isEgress, false);
