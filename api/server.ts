@@ -9,6 +9,7 @@ import express from 'express';
 import type { Logger } from 'pino';
 import { Ec2Error, INTERNAL_ERROR_MESSAGE } from './ec2/errors';
 import { sendEc2Error } from './ec2/router';
+import { createHardenedServer, ec2Limits, type HardenedServer, type HardeningOptions } from './http/hardening';
 
 export interface ApiAppOptions {
   ec2: express.Router;
@@ -45,6 +46,18 @@ export function createApiApp(opts: ApiAppOptions): express.Express {
     sendEc2Error(res, e, id);
   });
   return app;
+}
+
+/**
+ * The EC2 API's listener: the app on an http.Server with the configured limits
+ * (api/http/hardening.ts: timeouts, connections per address, XML answers for
+ * what Node refuses); `limits` overrides them (tests).
+ */
+export function createApiServer(opts: ApiAppOptions, limits: Partial<HardeningOptions> = {}): HardenedServer {
+  return createHardenedServer(createApiApp(opts), {
+    ...ec2Limits(), ...limits, style: 'ec2',
+    onReject: limits.onReject ?? ((r) => opts.log?.info(r, 'EC2 API connection cut')),
+  });
 }
 
 function isHttpClientError(err: unknown): err is { status: number; message: string } {

@@ -20,6 +20,7 @@
 import crypto from 'node:crypto';
 import { getPool, inTransaction, type Conn } from './pool';
 import { ec2Failure } from './errors';
+import { saveTags, type Tag } from './tags';
 import { config } from '../lib/config';
 import { publicPool, type NatChange, type NatEntry } from '../activities/network/elasticIps';
 
@@ -175,8 +176,8 @@ function pickZone(zone: string | undefined): string {
   return z;
 }
 
-/** AllocateAddress: a free address of the zone's pool (or `address`, if free), within the account's limit. */
-export async function allocateAddress(accountId: string, opts: { domain?: 'standard' | 'vpc'; zone?: string; address?: string } = {}): Promise<AddressRow> {
+/** AllocateAddress: a free address of the zone's pool (or `address`, if free), within the account's limit; with its tags. */
+export async function allocateAddress(accountId: string, opts: { domain?: 'standard' | 'vpc'; zone?: string; address?: string; tags?: Tag[] } = {}): Promise<AddressRow> {
   const zone = pickZone(opts.zone);
   const pool = poolOf(zone);
   if (opts.address !== undefined && !pool.includes(opts.address)) {
@@ -190,6 +191,7 @@ export async function allocateAddress(accountId: string, opts: { domain?: 'stand
     const id = newAllocationId();
     await conn.query('INSERT INTO addresses (public_ip, zone, account_id, domain, allocation_id) VALUES (?, ?, ?, ?, ?)',
       [ip, zone, accountId, opts.domain ?? 'standard', id]);
+    await saveTags(conn, accountId, id, 'elastic-ip', opts.tags ?? []);
     return rowOf((await rawRow(conn, ip))!);
   });
 }

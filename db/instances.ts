@@ -19,6 +19,9 @@ export interface InstanceRow {
   networkId: string | null;
   groups: { id: string; name: string }[];
   publicIp: string | null;
+  /** instance attributes (migration 009) */
+  disableApiTermination: boolean; shutdownBehavior: 'stop' | 'terminate'; monitoring: 'disabled' | 'enabled';
+  kernelId: string | null; ramdiskId: string | null;
 }
 const instanceOf = (r: any): InstanceRow => ({
   id: r.id, reservationId: r.reservation_id, accountId: r.account_id, launchIndex: r.launch_index, imageId: r.image_id,
@@ -26,6 +29,8 @@ const instanceOf = (r: any): InstanceRow => ({
   stateReasonMessage: r.state_reason_message, stateTransitionReason: r.state_transition_reason, privateIp: r.private_ip,
   mac: r.mac, userData: r.user_data, keyName: r.key_name, clientToken: r.client_token, launchedAt: r.launched_at,
   updatedAt: r.updated_at, tags: [], networkId: r.network_id ?? null, groups: [], publicIp: null,
+  disableApiTermination: !!r.disable_api_termination, shutdownBehavior: r.shutdown_behavior ?? 'stop',
+  monitoring: r.monitoring ?? 'disabled', kernelId: r.kernel_id ?? null, ramdiskId: r.ramdisk_id ?? null,
 });
 
 export const stateCodes: Record<string, number> = {
@@ -154,9 +159,11 @@ export async function admitReservation(input: RunInstancesInput, reservationId: 
       const ip = await takeAddress(conn, network.id, network.subnet, id);
       const mac = await takeMac(conn, id);
       await conn.query(
-        `INSERT INTO instances (id, reservation_id, account_id, launch_index, image_id, instance_type, zone, node, state, private_ip, mac, user_data, key_name, client_token, network_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)`,
-        [id, reservationId, input.accountId, i, input.imageId, input.instanceType, zone.name, node, ip, mac, input.userData ?? null, input.keyName ?? null, input.clientToken ?? null, network.id]);
+        `INSERT INTO instances (id, reservation_id, account_id, launch_index, image_id, instance_type, zone, node, state, private_ip, mac, user_data, key_name, client_token, network_id,
+           disable_api_termination, shutdown_behavior, monitoring)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [id, reservationId, input.accountId, i, input.imageId, input.instanceType, zone.name, node, ip, mac, input.userData ?? null, input.keyName ?? null, input.clientToken ?? null, network.id,
+          !!input.disableApiTermination, input.shutdownBehavior ?? 'stop', input.monitoring ? 'enabled' : 'disabled']);
       await setInstanceGroups(conn, id, groupIds);
       await conn.query('INSERT INTO node_allocations (instance_id, node, vcpus, memory_mib, disk_gib) VALUES (?, ?, ?, ?, ?)',
         [id, node, need.vcpus, need.memoryMiB, need.diskGiB]);

@@ -17,6 +17,9 @@ export function getPool(): mysql.Pool {
       timezone: 'Z',
       multipleStatements: false,
       supportBigNumbers: true,
+      // The schema's one character set and collation (db/migrations/007_utf8mb4.sql): what a
+      // session compares its own strings with, beside the columns' (utf8mb4 = any script, emoji too).
+      charset: 'UTF8MB4_BIN',
     });
     // Every session works in UTC so DATETIME columns mean the same everywhere.
     pool.on('connection', (conn) => { conn.query("SET time_zone = '+00:00'"); });

@@ -6,8 +6,10 @@
 import crypto from 'node:crypto';
 import { getPool, inTransaction, type Conn } from './pool';
 import { ec2Failure } from './errors';
+import { loadTags, saveTags, type Tag } from './tags';
 
-export interface Tag { key: string; value: string }
+// The tag code is db/tags.ts; these names stay here for the modules that import them from here.
+export { loadTags, saveTags, type Tag };
 
 export interface SecurityGroupRow {
   id: string; accountId: string; name: string; description: string; createdAt: Date; tags: Tag[];
@@ -42,28 +44,6 @@ export const newGroupId = () => `sg-${hex17()}`;
 export const newRuleId = () => `sgr-${hex17()}`;
 
 type Queryable = Pick<Conn, 'query'>;
-
-// ---------------------------------------------------------------- tags
-
-export async function loadTags(ids: string[], q: Queryable = getPool()): Promise<Map<string, Tag[]>> {
-  const out = new Map<string, Tag[]>();
-  if (!ids.length) return out;
-  const [rows] = await q.query<any[]>('SELECT resource_id, tag_key, tag_value FROM tags WHERE resource_id IN (?) ORDER BY tag_key', [ids]);
-  for (const r of rows) {
-    let l = out.get(r.resource_id);
-    if (!l) out.set(r.resource_id, (l = []));
-    l.push({ key: r.tag_key, value: r.tag_value });
-  }
-  return out;
-}
-
-export async function saveTags(conn: Queryable, accountId: string, resourceId: string, resourceType: string, tags: Tag[]): Promise<void> {
-  for (const t of tags) {
-    await conn.query(
-      `INSERT INTO tags (account_id, resource_id, resource_type, tag_key, tag_value) VALUES (?, ?, ?, ?, ?)
-       ON DUPLICATE KEY UPDATE tag_value = VALUES(tag_value)`, [accountId, resourceId, resourceType, t.key, t.value]);
-  }
-}
 
 // ---------------------------------------------------------------- groups
 
@@ -111,12 +91,24 @@ export async function listGroups(accountId: string): Promise<SecurityGroupRow[]>
   return withTags(rows.map(groupOf));
 }
 
-/** A group of this account by id or name; undefined when there is none. */
+/**
+ * A group name as it is compared: group names are unique per account and
+ * looked up regardless of case, as AWS's are. Only ASCII letters fold: stored
+ * names are printable ASCII (CreateSecurityGroup refuses anything else), and
+ * the schema's name_folded column is LOWER(name) of those. Unicode folding
+ * would let a name in another script match an ASCII one ('\u212A' KELVIN SIGN
+ * lower-cases to 'k'); this way such a name is simply not found.
+ */
+export function foldGroupName(name: string): string {
+  return name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+}
+
+/** A group of this account by id or name (any case); undefined when there is none. */
 export async function findGroup(accountId: string, by: { id?: string; name?: string }, q: Queryable = getPool()): Promise<SecurityGroupRow | undefined> {
-  if (by.name !== undefined && by.name.toLowerCase() === DEFAULT_GROUP_NAME) await ensureDefaultGroup(accountId);
+  if (by.name !== undefined && foldGroupName(by.name) === DEFAULT_GROUP_NAME) await ensureDefaultGroup(accountId);
   const [rows] = by.id !== undefined
     ? await q.query<any[]>('SELECT * FROM security_groups WHERE account_id = ? AND id = ?', [accountId, by.id])
-    : await q.query<any[]>('SELECT * FROM security_groups WHERE account_id = ? AND name = ?', [accountId, by.name]);
+    : await q.query<any[]>('SELECT * FROM security_groups WHERE account_id = ? AND name_folded = ?', [accountId, foldGroupName(by.name ?? '')]);
   return rows[0] ? (await withTags([groupOf(rows[0])], q))[0] : undefined;
 }
 
@@ -154,7 +146,7 @@ export async function deleteGroup(accountId: string, by: { id?: string; name?: s
     const g = await findGroup(accountId, by, conn);
     if (!g) throw groupNotFound(by);
     await conn.query('SELECT id FROM security_groups WHERE id = ? FOR UPDATE', [g.id]);
-    if (g.name.toLowerCase() === DEFAULT_GROUP_NAME) {
+    if (foldGroupName(g.name) === DEFAULT_GROUP_NAME) {
       throw ec2Failure('CannotDelete', `the specified group: "${g.id}" name: "${g.name}" cannot be deleted by a user`);
     }
     const [inUse] = await conn.query<any[]>(

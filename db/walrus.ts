@@ -2,6 +2,8 @@
 // Keys are VARBINARY so they sort by UTF-8 bytes, as S3 lists them.
 import { randomBytes } from 'node:crypto';
 import { getPool, inTransaction, type Conn } from './pool';
+import { mayCreateBucket } from '../walrus/reserved';
+import type { ObjectOwnership, PublicAccessBlock } from './walrusAccess';
 
 export type Versioning = 'Off' | 'Enabled' | 'Suspended';
 export interface Tag { Key: string; Value: string }
@@ -9,6 +11,8 @@ export interface Tag { Key: string; Value: string }
 export interface BucketRow {
   name: string; accountId: string; region: string; versioning: Versioning;
   acl: string; tags: Tag[] | null; createdAt: Date;
+  /** access control (db/walrusAccess.ts, api/s3/access.ts): bucket policy text, Object Ownership, Block Public Access */
+  policy: string | null; ownership: ObjectOwnership | null; publicAccessBlock: PublicAccessBlock | null;
 }
 
 export interface ObjectRow {
@@ -16,22 +20,37 @@ export interface ObjectRow {
   size: number; etag: string; file: string | null; ownerId: string; headers: Record<string, string>;
   checksumAlgo: string | null; checksum: string | null; checksumType: string | null; partsCount: number | null;
   acl: string; tags: Tag[] | null; lastModified: Date;
+  /** Object Lock (api/s3/objectLock.ts): retention mode and date, legal hold */
+  lockMode: LockMode | null; lockUntil: Date | null; legalHold: boolean | null;
+  partSizes: PartLayout | null;
 }
+
+export type LockMode = 'GOVERNANCE' | 'COMPLIANCE';
+/** The Object Lock a new version is written with. */
+export interface ObjectLock { mode: LockMode | null; until: Date | null; legalHold: boolean | null }
 
 export interface NewObject {
   bucket: string; key: string; size: number; etag: string; file: string; ownerId: string;
   headers: Record<string, string>; checksumAlgo?: string | null; checksum?: string | null; checksumType?: string | null;
-  partsCount?: number | null; acl?: string; tags?: Tag[] | null;
+  partsCount?: number | null; acl?: string; tags?: Tag[] | null; lock?: ObjectLock | null;
+  /** a multipart object's parts: [size, checksum] each (GetObject ?partNumber=) */
+  partSizes?: PartLayout | null;
 }
+export type PartLayout = Array<[number, string | null]>;
 
 export interface UploadRow {
   uploadId: string; bucket: string; key: string; ownerId: string; headers: Record<string, string>;
   checksumAlgo: string | null; checksumType: string | null; acl: string; tags: Tag[] | null; initiated: Date;
+  /** x-amz-object-lock-* of CreateMultipartUpload, applied at completion */
+  lock?: ObjectLock | null;
+  /** who started it (db/walrusMultipart.ts); null for uploads from before that was kept */
+  initiator?: { account: string; arn: string | null } | null;
 }
 export interface PartRow { uploadId: string; partNumber: number; size: number; etag: string; file: string; checksum: string | null; lastModified: Date }
 
 export class WalrusDbError extends Error {
-  constructor(public code: 'BucketAlreadyExists' | 'BucketAlreadyOwnedByYou' | 'BucketNotEmpty' | 'NoSuchBucket' | 'NoSuchUpload', message = code) { super(message); }
+  constructor(public code: 'BucketAlreadyExists' | 'BucketAlreadyOwnedByYou' | 'BucketNotEmpty' | 'NoSuchBucket' | 'NoSuchUpload'
+    | 'ConditionalRequestConflict' | 'InvalidPart', message = code) { super(message); }
 }
 
 const kb = (k: string) => Buffer.from(k, 'utf8');
@@ -39,19 +58,24 @@ const json = <T>(s: string | null): T | null => (s ? JSON.parse(s) as T : null);
 export const newVersionId = () => Date.now().toString(36).padStart(9, '0') + randomBytes(12).toString('base64url');
 
 function toBucket(r: any): BucketRow {
-  return { name: r.name, accountId: r.account_id, region: r.region, versioning: r.versioning, acl: r.acl, tags: json(r.tags), createdAt: r.created_at };
+  return { name: r.name, accountId: r.account_id, region: r.region, versioning: r.versioning, acl: r.acl, tags: json(r.tags), createdAt: r.created_at,
+    policy: r.policy ?? null, ownership: r.object_ownership ?? null, publicAccessBlock: json(r.public_access_block ?? null) };
 }
-function toObject(r: any): ObjectRow {
+export function toObject(r: any): ObjectRow {
   return {
     id: Number(r.id), bucket: r.bucket, key: Buffer.from(r.object_key).toString('utf8'), versionId: r.version_id,
     isLatest: !!r.is_latest, deleteMarker: !!r.delete_marker, size: Number(r.size), etag: r.etag, file: r.file,
     ownerId: r.owner_id, headers: json(r.headers) ?? {}, checksumAlgo: r.checksum_algo, checksum: r.checksum,
     checksumType: r.checksum_type, partsCount: r.parts_count, acl: r.acl, tags: json(r.tags), lastModified: r.last_modified,
+    lockMode: r.lock_mode ?? null, lockUntil: r.lock_until ?? null, legalHold: r.legal_hold === null || r.legal_hold === undefined ? null : !!r.legal_hold,
+    partSizes: json(r.part_sizes ?? null),
   };
 }
 function toUpload(r: any): UploadRow {
   return { uploadId: r.upload_id, bucket: r.bucket, key: Buffer.from(r.object_key).toString('utf8'), ownerId: r.owner_id,
-    headers: json(r.headers) ?? {}, checksumAlgo: r.checksum_algo, checksumType: r.checksum_type, acl: r.acl, tags: json(r.tags), initiated: r.initiated };
+    headers: json(r.headers) ?? {}, checksumAlgo: r.checksum_algo, checksumType: r.checksum_type, acl: r.acl, tags: json(r.tags), initiated: r.initiated,
+    lock: r.lock_mode || r.legal_hold !== null ? { mode: r.lock_mode ?? null, until: r.lock_until ?? null, legalHold: r.legal_hold === null ? null : !!r.legal_hold } : null,
+    initiator: r.initiator_account ? { account: r.initiator_account, arn: r.initiator_arn ?? null } : null };
 }
 function toPart(r: any): PartRow {
   return { uploadId: r.upload_id, partNumber: r.part_number, size: Number(r.size), etag: r.etag, file: r.file, checksum: r.checksum, lastModified: r.last_modified };
@@ -70,6 +94,8 @@ export async function listBuckets(accountId: string): Promise<BucketRow[]> {
 }
 
 export async function createBucket(name: string, accountId: string, region: string, acl: string): Promise<void> {
+  // A name the cloud keeps for another account is as taken as a bucket that exists (walrus/reserved.ts).
+  if (!mayCreateBucket(name, accountId)) throw new WalrusDbError('BucketAlreadyExists');
   try {
     await getPool().query('INSERT INTO walrus_buckets (name, account_id, region, acl) VALUES (?, ?, ?, ?)', [name, accountId, region, acl]);
   } catch (err: any) {
@@ -79,14 +105,24 @@ export async function createBucket(name: string, accountId: string, region: stri
   }
 }
 
-export async function deleteBucket(name: string): Promise<void> {
-  await inTransaction(async (c) => {
+/**
+ * Deletes an empty bucket: no object, version or delete marker. Uploads in progress do not
+ * keep it (S3 deletes such a bucket and its uploads go with it); returns their part files,
+ * which the caller removes after the commit.
+ */
+export async function deleteBucket(name: string): Promise<string[]> {
+  return inTransaction(async (c) => {
     const [b] = await c.query<any[]>('SELECT name FROM walrus_buckets WHERE name = ? FOR UPDATE', [name]);
     if (!b[0]) throw new WalrusDbError('NoSuchBucket');
     const [o] = await c.query<any[]>('SELECT 1 FROM walrus_objects WHERE bucket = ? LIMIT 1', [name]);
-    const [u] = await c.query<any[]>('SELECT 1 FROM walrus_uploads WHERE bucket = ? LIMIT 1', [name]);
-    if (o[0] || u[0]) throw new WalrusDbError('BucketNotEmpty');
+    if (o[0]) throw new WalrusDbError('BucketNotEmpty');
+    const [parts] = await c.query<any[]>('SELECT p.file FROM walrus_parts p JOIN walrus_uploads u ON u.upload_id = p.upload_id WHERE u.bucket = ? FOR UPDATE', [name]);
+    await c.query('DELETE p FROM walrus_parts p JOIN walrus_uploads u ON u.upload_id = p.upload_id WHERE u.bucket = ?', [name]);
+    await c.query('DELETE FROM walrus_uploads WHERE bucket = ?', [name]);
+    await c.query('DELETE FROM walrus_completed_uploads WHERE bucket = ?', [name]);
     await c.query('DELETE FROM walrus_buckets WHERE name = ?', [name]);
+    await c.query('DELETE FROM walrus_bucket_configs WHERE bucket = ?', [name]);   // CORS, lifecycle, Object Lock (db/walrusConfigs.ts)
+    return parts.map((p) => p.file as string);
   });
 }
 
@@ -110,7 +146,7 @@ export async function getObject(bucket: string, key: string, versionId?: string)
 }
 
 async function lockKey(c: Conn, bucket: string, key: string): Promise<any[]> {
-  const [rows] = await c.query<any[]>('SELECT id, version_id, is_latest, file FROM walrus_objects WHERE bucket = ? AND object_key = ? ORDER BY id DESC FOR UPDATE', [bucket, kb(key)]);
+  const [rows] = await c.query<any[]>('SELECT id, version_id, is_latest, delete_marker, etag, file FROM walrus_objects WHERE bucket = ? AND object_key = ? ORDER BY id DESC FOR UPDATE', [bucket, kb(key)]);
   return rows;
 }
 
@@ -119,13 +155,36 @@ async function lockKey(c: Conn, bucket: string, key: string): Promise<any[]> {
  * 'null' version. Returns the version id and the file of a replaced version
  * (the caller removes it after the commit).
  */
-export async function putObjectVersion(o: NewObject, versioning: Versioning, consumeUploadId?: string): Promise<{ versionId: string; replacedFile: string | null; row: ObjectRow; partFiles: string[] }> {
+/** What a write must find when it commits (If-None-Match: * / If-Match of PutObject and CompleteMultipartUpload). */
+export interface WriteCondition { ifNoneMatch?: boolean; ifMatch?: string }
+export interface PutVersionOptions {
+  /** checked against the latest version under its lock; a failure is ConditionalRequestConflict (it held when the request began) */
+  condition?: WriteCondition;
+  /** with consumeUploadId: the part files the object was assembled from, which must still be the upload's (else InvalidPart) */
+  expectParts?: Array<{ partNumber: number; file: string }>;
+  /** runs in the transaction after the version is written */
+  inTx?: (c: Conn, row: ObjectRow) => Promise<void>;
+}
+
+/** Does the latest version (lockKey rows) satisfy the condition? */
+export function conditionHolds(cond: WriteCondition | undefined, latest: { delete_marker?: unknown; etag?: string } | undefined): boolean {
+  if (!cond) return true;
+  const live = latest && !latest.delete_marker ? latest : undefined;
+  if (cond.ifNoneMatch && live) return false;
+  if (cond.ifMatch !== undefined && (!live || (cond.ifMatch !== '*' && live.etag !== cond.ifMatch))) return false;
+  return true;
+}
+
+export async function putObjectVersion(o: NewObject, versioning: Versioning, consumeUploadId?: string, opts: PutVersionOptions = {}): Promise<{ versionId: string; replacedFile: string | null; row: ObjectRow; partFiles: string[] }> {
   return inTransaction(async (c) => {
     let partFiles: string[] = [];
     if (consumeUploadId) {
       const [u] = await c.query<any[]>('SELECT upload_id FROM walrus_uploads WHERE upload_id = ? FOR UPDATE', [consumeUploadId]);
       if (!u[0]) throw new WalrusDbError('NoSuchUpload');
-      const [parts] = await c.query<any[]>('SELECT file FROM walrus_parts WHERE upload_id = ?', [consumeUploadId]);
+      const [parts] = await c.query<any[]>('SELECT part_number, file FROM walrus_parts WHERE upload_id = ?', [consumeUploadId]);
+      // a part uploaded again while the object was being assembled: what was read is no longer that part
+      const now = new Map(parts.map((p) => [Number(p.part_number), p.file as string]));
+      if (opts.expectParts?.some((p) => now.get(p.partNumber) !== p.file)) throw new WalrusDbError('InvalidPart');
       partFiles = parts.map((p) => p.file as string);
       await c.query('DELETE FROM walrus_parts WHERE upload_id = ?', [consumeUploadId]);
       await c.query('DELETE FROM walrus_uploads WHERE upload_id = ?', [consumeUploadId]);
@@ -137,6 +196,7 @@ export async function putObjectVersion(o: NewObject, versioning: Versioning, con
     if (!bk[0]) throw new WalrusDbError('NoSuchBucket');
     versioning = bk[0].versioning;
     const existing = await lockKey(c, o.bucket, o.key);
+    if (!conditionHolds(opts.condition, existing.find((r) => r.is_latest))) throw new WalrusDbError('ConditionalRequestConflict');
     let replacedFile: string | null = null;
     const versionId = versioning === 'Enabled' ? newVersionId() : 'null';
     if (versionId === 'null') {
@@ -146,18 +206,22 @@ export async function putObjectVersion(o: NewObject, versioning: Versioning, con
     if (existing.length) await c.query('UPDATE walrus_objects SET is_latest = FALSE WHERE bucket = ? AND object_key = ? AND is_latest', [o.bucket, kb(o.key)]);
     const [res] = await c.query<any>(
       `INSERT INTO walrus_objects (bucket, object_key, version_id, is_latest, delete_marker, size, etag, file, owner_id, headers,
-        checksum_algo, checksum, checksum_type, parts_count, acl, tags, last_modified)
-       VALUES (?, ?, ?, TRUE, FALSE, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP(3))`,
+        checksum_algo, checksum, checksum_type, parts_count, acl, tags, lock_mode, lock_until, legal_hold, part_sizes, last_modified)
+       VALUES (?, ?, ?, TRUE, FALSE, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP(3))`,
       [o.bucket, kb(o.key), versionId, o.size, o.etag, o.file, o.ownerId, JSON.stringify(o.headers), o.checksumAlgo ?? null,
-        o.checksum ?? null, o.checksumType ?? null, o.partsCount ?? null, o.acl ?? 'private', o.tags ? JSON.stringify(o.tags) : null]);
+        o.checksum ?? null, o.checksumType ?? null, o.partsCount ?? null, o.acl ?? 'private', o.tags ? JSON.stringify(o.tags) : null,
+        o.lock?.mode ?? null, o.lock?.mode ? o.lock.until : null, o.lock?.legalHold ?? null, o.partSizes ? JSON.stringify(o.partSizes) : null]);
     const [rows] = await c.query<any[]>('SELECT * FROM walrus_objects WHERE id = ?', [res.insertId]);
-    return { versionId, replacedFile, row: toObject(rows[0]), partFiles };
+    const row = toObject(rows[0]);
+    await opts.inTx?.(c, row);
+    return { versionId, replacedFile, row, partFiles };
   });
 }
 
 export interface DeleteResult { versionId?: string; deleteMarker: boolean; removedFile: string | null; found: boolean }
 
-export async function deleteObject(bucket: string, key: string, versionId: string | undefined, ownerId: string): Promise<DeleteResult> {
+/** `guard` sees a version about to be deleted by id (under its row lock) and may throw to refuse (Object Lock). */
+export async function deleteObject(bucket: string, key: string, versionId: string | undefined, ownerId: string, guard?: (row: ObjectRow) => void): Promise<DeleteResult> {
   return inTransaction(async (c) => {
     const [bk] = await c.query<any[]>('SELECT versioning FROM walrus_buckets WHERE name = ? FOR UPDATE', [bucket]);   // as in putObjectVersion
     if (!bk[0]) throw new WalrusDbError('NoSuchBucket');
@@ -167,6 +231,7 @@ export async function deleteObject(bucket: string, key: string, versionId: strin
       const [rows] = await c.query<any[]>('SELECT * FROM walrus_objects WHERE bucket = ? AND object_key = ? AND version_id = ?', [bucket, kb(key), versionId]);
       const row = rows[0];
       if (!row) return { versionId, deleteMarker: false, removedFile: null, found: false };
+      guard?.(toObject(row));
       await c.query('DELETE FROM walrus_objects WHERE id = ?', [row.id]);
       if (row.is_latest) {
         const next = existing.find((r) => Number(r.id) !== Number(row.id));
@@ -233,8 +298,9 @@ export async function listVersions(bucket: string, prefix: string, afterKey: Buf
 
 export async function createUpload(u: Omit<UploadRow, 'initiated' | 'uploadId'>): Promise<string> {
   const uploadId = randomBytes(24).toString('base64url');
-  await getPool().query('INSERT INTO walrus_uploads (upload_id, bucket, object_key, owner_id, headers, checksum_algo, checksum_type, acl, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    [uploadId, u.bucket, kb(u.key), u.ownerId, JSON.stringify(u.headers), u.checksumAlgo, u.checksumType, u.acl, u.tags ? JSON.stringify(u.tags) : null]);
+  await getPool().query('INSERT INTO walrus_uploads (upload_id, bucket, object_key, owner_id, headers, checksum_algo, checksum_type, acl, tags, lock_mode, lock_until, legal_hold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    [uploadId, u.bucket, kb(u.key), u.ownerId, JSON.stringify(u.headers), u.checksumAlgo, u.checksumType, u.acl, u.tags ? JSON.stringify(u.tags) : null,
+      u.lock?.mode ?? null, u.lock?.mode ? u.lock.until : null, u.lock?.legalHold ?? null]);
   return uploadId;
 }
 

@@ -7,6 +7,12 @@ const int = (name: string, dflt: number) => (env[name] ? parseInt(env[name]!, 10
 
 export const repoRoot = path.resolve(__dirname, '..');
 
+/** EUCA_S3_DOMAIN as a bare lower-case DNS name (no dots around it, no scheme, no port), or undefined. */
+function s3DomainOf(v: string | undefined): string | undefined {
+  const d = (v ?? '').trim().toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/[:/].*$/, '').replace(/^\.+|\.+$/g, '');
+  return d || undefined;
+}
+
 export interface InstanceTypeDef { name: string; vcpus: number; memoryMiB: number; diskGiB: number }
 
 // Eucalyptus' classic instance types (euca-describe-availability-zones verbose).
@@ -65,7 +71,28 @@ export const config = {
   // style answers Host: <bucket>.<one of s3Domains>.
   s3Host: env.EUCA_S3_HOST ?? env.EUCA_API_HOST ?? '127.0.0.1',
   s3Port: int('EUCA_S3_PORT', 8774),
-  s3Domains: (env.EUCA_S3_DOMAINS ?? 's3.localhost,localhost').split(',').filter(Boolean),
+  // EUCA_S3_DOMAIN (e.g. cloud.example.com): s3.<domain> answers path style, <bucket>.s3.<domain>
+  // (DNS: a wildcard *.s3.<domain>) and <bucket>.<domain> virtual-host style; in eucarc.
+  s3Domain: s3DomainOf(env.EUCA_S3_DOMAIN),
+  s3Domains: [...(s3DomainOf(env.EUCA_S3_DOMAIN) ? [`s3.${s3DomainOf(env.EUCA_S3_DOMAIN)}`, s3DomainOf(env.EUCA_S3_DOMAIN)!] : []),
+    ...(env.EUCA_S3_DOMAINS ?? 's3.localhost,localhost').split(',').map((d) => d.trim().toLowerCase()).filter(Boolean)],
+  // What a client may hold of the two listeners (api/http/hardening.ts). Both: the request
+  // line and headers within headersTimeout (a new connection must start sending within it too),
+  // idle keep-alive connections closed after keepAliveTimeout, a socket silent both ways for
+  // idleTimeout closed, at most maxConnectionsPerIp connections per client address per listener,
+  // request line + headers at most maxHeaderBytes. The EC2 API: the whole request (bodies are
+  // at most 1 MiB) within apiRequestTimeout. S3: no whole-request limit (multi-GiB uploads), but
+  // a body must keep arriving at s3MinBodyRate bytes/s or more over every s3BodyRateWindow.
+  http: {
+    headersTimeoutMs: int('EUCA_HTTP_HEADERS_TIMEOUT_MS', 20_000),
+    keepAliveTimeoutMs: int('EUCA_HTTP_KEEPALIVE_TIMEOUT_MS', 5_000),
+    idleTimeoutMs: int('EUCA_HTTP_IDLE_TIMEOUT_MS', 300_000),
+    maxConnectionsPerIp: int('EUCA_HTTP_MAX_CONNECTIONS_PER_IP', 512),
+    maxHeaderBytes: int('EUCA_HTTP_MAX_HEADER_BYTES', 16 * 1024),
+    apiRequestTimeoutMs: int('EUCA_API_REQUEST_TIMEOUT_MS', 60_000),
+    s3MinBodyRate: int('EUCA_S3_MIN_BODY_RATE', 1024),
+    s3BodyRateWindowMs: int('EUCA_S3_BODY_RATE_WINDOW_MS', 30_000),
+  },
   walrusDir: path.resolve(env.EUCA_WALRUS_DIR ?? path.join(env.EUCA_HOME ?? path.join(repoRoot, '.cloud'), 'walrus')),
   // Public addresses (elastic IPs): the public segment's CIDR (its first address is the
   // host, the second the CC's), the pool of the default zone ("a.b.c.d-a.b.c.e[,...]";

@@ -11,6 +11,7 @@ import { upsertZone, upsertInstanceTypes, registerImage, findImageByName } from 
 import { planHosts } from '../activities/network/hosts';
 import { putObjectFromFile, statObject } from '../walrus/objects';
 import { cloudKeyPaths } from '../walrus/bundles';
+import { imagesBucketName } from '../walrus/reserved';
 import { execFileSync } from 'node:child_process';
 
 async function sha256(file: string) {
@@ -47,7 +48,7 @@ async function main() {
     imageId = existing?.id ?? `emi-${crypto.randomBytes(4).toString('hex')}`;
     const description = 'Debian cloud kernel + busybox initramfs (guest-image/build.sh)';
     try {
-      const bucket = `images-${admin.accountId}`;
+      const bucket = imagesBucketName(admin.accountId);
       const parts: Record<'kernel' | 'ramdisk', string> = { kernel: '', ramdisk: '' };
       for (const [type, file, name, prefix] of [['kernel', 'vmlinuz', 'vmlinuz (test-guest)', 'eki'], ['ramdisk', 'initrd.img', 'initrd (test-guest)', 'eri']] as const) {
         const key = `test-guest/${file}`;
@@ -101,7 +102,13 @@ async function main() {
     `export AWS_DEFAULT_REGION=${config.region}`,
     `export EC2_URL=${endpoint}`,
     `export AWS_ENDPOINT_URL_EC2=${endpoint}`,
+    // STS and IAM answer on the EC2 listener (the router tells them apart by the signature's scope).
+    `export AWS_ENDPOINT_URL_STS=${endpoint}`, `export AWS_ENDPOINT_URL_IAM=${endpoint}`,
     `export S3_URL=http://${config.s3Host}:${config.s3Port}/`, `export AWS_ENDPOINT_URL_S3=http://${config.s3Host}:${config.s3Port}/`,
+    // virtual-host style by name (README, "Walrus by DNS name"): the domain Walrus answers for
+    ...(config.s3Domain
+      ? [`export EUCA_S3_DOMAIN=${config.s3Domain}`, `export S3_DOMAIN_URL=http://s3.${config.s3Domain}:${config.s3Port}/`]
+      : ['# EUCA_S3_DOMAIN not set: virtual-host style only as <bucket>.s3.localhost']),
     `export EUCA_ACCOUNT_ID=${admin.accountId}`,
     `export EUCALYPTUS_CERT=${cloudCert}`, `export EC2_ACCOUNT_NUMBER=${admin.accountId}`,
     imageId ? `export EUCA_TEST_IMAGE=${imageId}` : '# no test image yet',

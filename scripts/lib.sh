@@ -71,9 +71,22 @@ ensure_ansible() {
   hash -r
 }
 
+# Debian packages only the tests use: rclone, a Go S3 client (Go's XML, the Go AWS SDK's signing)
+# that test/walrus/rclone.test.ts drives Walrus with.
+ensure_test_apt_packages() {
+  local want=(rclone)
+  local missing=()
+  for p in "${want[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+  if [ ${#missing[@]} -eq 0 ]; then note "test clients present (${want[*]})"; return; fi
+  step "installing test clients: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 install_all() { ensure_apt_packages; ensure_temporal_cli; ensure_npm_packages; ensure_python_clients; }
 # what `npm test` needs beyond `npm run up`
-install_test_clients() { ensure_ansible; }
+install_test_clients() { ensure_ansible; ensure_test_apt_packages; }
 
 pidfile() { echo "$EUCA_HOME/pids/$1.pid"; }
 is_running() { local f; f=$(pidfile "$1"); [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }

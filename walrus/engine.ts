@@ -8,7 +8,9 @@ import type { ChecksumAlgo } from './checksums';
 
 export interface PutParams extends WriteOptions {
   bucket: string; key: string; ownerId: string; source: AsyncIterable<Buffer>;
-  headers: Record<string, string>; acl?: string; tags?: db.Tag[] | null;
+  headers: Record<string, string>; acl?: string; tags?: db.Tag[] | null; lock?: db.ObjectLock | null;
+  /** If-None-Match / If-Match, checked again when the version commits (api/s3/conditional.ts) */
+  condition?: db.WriteCondition;
   /** which checksum to store (must be in algos) */
   checksumAlgo?: ChecksumAlgo;
   /** throws to refuse the upload (bad digest...) before anything becomes visible */
@@ -46,7 +48,8 @@ export class Walrus {
       const r = await db.putObjectVersion({
         bucket: p.bucket, key: p.key, size: temp.size, etag: temp.md5.toString('hex'), file, ownerId: p.ownerId, headers: p.headers,
         checksumAlgo: ck ? p.checksumAlgo : null, checksum: ck ?? null, checksumType: ck ? 'FULL_OBJECT' : null, acl: p.acl, tags: p.tags,
-      }, 'Off');
+        lock: p.lock,
+      }, 'Off', undefined, { condition: p.condition });
       await this.store.remove(r.replacedFile);
       return { row: r.row, temp };
     } catch (err) {
@@ -56,8 +59,8 @@ export class Walrus {
   }
 
   /** Deletes (or places a delete marker); removes the file of a deleted version. */
-  async deleteObject(bucket: string, key: string, versionId: string | undefined, ownerId: string): Promise<db.DeleteResult> {
-    const r = await db.deleteObject(bucket, key, versionId, ownerId);
+  async deleteObject(bucket: string, key: string, versionId: string | undefined, ownerId: string, guard?: (row: db.ObjectRow) => void): Promise<db.DeleteResult> {
+    const r = await db.deleteObject(bucket, key, versionId, ownerId, guard);
     await this.store.remove(r.removedFile);
     return r;
   }

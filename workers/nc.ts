@@ -1,7 +1,7 @@
 // An NC worker (task queue `nc.<node>`): runs VMs in its host's namespace.
 // It registers the node's capacity, heartbeats, and on start destroys any VM
 // the database does not place here.
-import { WorkflowIdConflictPolicy } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
 import { config, names, paths } from '../lib/config';
 import { temporalClient } from '../lib/temporal';
 import { makeLogger } from '../lib/log';
@@ -10,6 +10,8 @@ import { createNcActivities } from '../activities/hypervisor/nc';
 import { resolveAccel } from '../activities/hypervisor/qemu';
 import { registerNode, heartbeatNode } from '../db/nodes';
 import { reconcileNode } from '../workflows/reconcile';
+import { instanceInitiatedShutdown } from '../workflows/instanceInitiatedShutdown';
+import { startGuestWatch } from '../activities/hypervisor/guestWatch';
 import { argValue, runWorker } from './common';
 
 async function main() {
@@ -24,6 +26,19 @@ async function main() {
   log.info({ accel, underlayIp: me.underlayIp }, 'node registered');
   const beat = setInterval(() => heartbeatNode(node).catch((err) => log.warn({ err: String(err) }, 'heartbeat failed')), config.nodeHeartbeatMs);
   const client = await temporalClient();
+  // A guest that powers itself off: its InstanceInitiatedShutdownBehavior (stop or terminate) applies.
+  const stopWatch = startGuestWatch({
+    runRoot: paths.hostDir(node), intervalMs: config.nodeHeartbeatMs,
+    report: async (instanceId) => {
+      log.info({ instanceId }, 'guest powered itself off');
+      await client.workflow.start(instanceInitiatedShutdown, {
+        taskQueue: names.clcQueue, workflowId: `shutdown-${instanceId}`, args: [{ instanceId, node }],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING, workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+        searchAttributes: { InstanceId: [instanceId], Operation: ['InstanceInitiatedShutdown'] },
+      });
+    },
+    onError: (instanceId, err) => log.warn({ instanceId, err: String(err) }, 'guest watch failed'),
+  });
   await runWorker(`nc.${node}`, {
     taskQueue: names.ncQueue(node),
     activities: createNcActivities({ node, netns: names.netns(node), runRoot: paths.hostDir(node), cacheDir: paths.cacheDir(node), accel }),
@@ -36,5 +51,6 @@ async function main() {
     log.info(result, 'node reconciled with the database');
   });
   clearInterval(beat);
+  stopWatch();
 }
 main().catch((err) => { console.error(err); process.exit(1); });

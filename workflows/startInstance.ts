@@ -1,6 +1,6 @@
 // StartInstances for one instance: pending -> placed on a node (capacity held)
 // -> booted -> running; on failure back to stopped with nothing held but its address.
-import { condition, allHandlersFinished, isCancellation, CancellationScope } from '@temporalio/workflow';
+import { condition, allHandlersFinished, isCancellation, CancellationScope, patched } from '@temporalio/workflow';
 import { clc, cc, ncCleanup } from './lib/hosts';
 import { acceptance } from './lib/accepted';
 import { Saga } from './lib/saga';
@@ -27,6 +27,9 @@ export async function startInstance({ instanceId }: InstanceOpInput): Promise<st
     const plan = await clc.bootPlan(instanceId);
     await cc(state.zone).ensureZoneNetwork(net);
     await cc(state.zone).addDhcpHost(net.vni, plan.mac, plan.privateIp, plan.hostname);
+    // The metadata service serves what the instance is now: attributes modified while
+    // it was stopped (user data, instance type, kernel) take effect with this boot.
+    if (patched('start-refreshes-metadata')) await cc(state.zone).putInstanceMetadata(net.vni, await clc.metadataDoc(instanceId));
     const booted = await placeAndBoot(instanceId, net, 3);
     saga.add('destroy VM', () => ncCleanup(booted.node).destroyVm(instanceId, false));
     saga.add('release public address', () => releaseInstanceAddressesStep(instanceId));

@@ -3,12 +3,13 @@
 import { condition, allHandlersFinished } from '@temporalio/workflow';
 import { clc, nc, ncCleanup } from './lib/hosts';
 import { acceptance } from './lib/accepted';
-import type { InstanceOpInput } from './terminateInstance';
+import { shutdownReason, type InstanceOpInput } from './terminateInstance';
 import { releaseInstanceAddressesStep } from './associateAddress';
 
-export async function stopInstance({ instanceId }: InstanceOpInput & { force?: boolean }): Promise<void> {
+export async function stopInstance({ instanceId, initiatedBy }: InstanceOpInput & { force?: boolean }): Promise<void> {
   const api = acceptance();
-  const { previous, changed } = await clc.transition(instanceId, ['running', 'stopping'], 'stopping', { transition: 'User initiated' });
+  const reason = shutdownReason(initiatedBy);
+  const { previous, changed } = await clc.transition(instanceId, ['running', 'stopping'], 'stopping', { transition: reason.transition });
   if (!changed) {
     if (previous === 'stopped') api.accept({ instanceId, previous, current: 'stopped' });
     else throw api.reject('IncorrectInstanceState', `The instance '${instanceId}' is not in a state from which it can be stopped.`);
@@ -24,6 +25,6 @@ export async function stopInstance({ instanceId }: InstanceOpInput & { force?: b
   }
   await clc.releaseCapacity(instanceId);
   await releaseInstanceAddressesStep(instanceId);   // Classic: the launch address goes back, an elastic IP is disassociated
-  await clc.transition(instanceId, ['stopping'], 'stopped', { transition: 'User initiated', code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' });
+  await clc.transition(instanceId, ['stopping'], 'stopped', reason);
   await condition(allHandlersFinished);
 }

@@ -8,12 +8,23 @@ import { applySecurityRules } from './applySecurityRules';
 import { releaseInstanceAddressesStep } from './associateAddress';
 import { acceptance } from './lib/accepted';
 
-export interface InstanceOpInput { instanceId: string; accountId: string }
+export interface InstanceOpInput {
+  instanceId: string; accountId: string;
+  /** 'instance': the guest powered itself off (InstanceInitiatedShutdownBehavior); absent: the user asked */
+  initiatedBy?: 'instance';
+}
 
-export async function terminateInstance({ instanceId }: InstanceOpInput): Promise<void> {
+/** The state reason of an operation: the user's (the API) or the guest's own shutdown. */
+export function shutdownReason(initiatedBy: InstanceOpInput['initiatedBy']) {
+  return initiatedBy === 'instance'
+    ? { transition: 'Instance initiated shutdown', code: 'Client.InstanceInitiatedShutdown', message: 'Client.InstanceInitiatedShutdown: Instance initiated shutdown' }
+    : { transition: 'User initiated', code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' };
+}
+
+export async function terminateInstance({ instanceId, initiatedBy }: InstanceOpInput): Promise<void> {
   const api = acceptance();
-  const { previous, changed } = await clc.transition(instanceId, ['pending', 'running', 'stopping', 'stopped', 'shutting-down'], 'shutting-down',
-    { transition: 'User initiated', code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' });
+  const reason = shutdownReason(initiatedBy);
+  const { previous, changed } = await clc.transition(instanceId, ['pending', 'running', 'stopping', 'stopped', 'shutting-down'], 'shutting-down', reason);
   api.accept({ instanceId, previous, current: changed ? 'shutting-down' : previous });
   if (!changed) { await condition(allHandlersFinished); return; }      // already terminated
 
@@ -32,8 +43,7 @@ export async function terminateInstance({ instanceId }: InstanceOpInput): Promis
     if (addr.privateIp) await ccCleanup(state.zone).removeInstanceMetadata(net.vni, addr.privateIp).catch(() => undefined);
     await releaseInstanceAddressesStep(instanceId);
     await clc.releaseAll(instanceId);
-    await clc.transition(instanceId, ['shutting-down'], 'terminated',
-      { transition: 'User initiated', code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' });
+    await clc.transition(instanceId, ['shutting-down'], 'terminated', reason);
     // The network goes away with its last instance.
     await retireNetwork(net.networkId, state.zone);
     await applySecurityRules(state.zone).catch(() => undefined);   // a gone CC reloads its rules on start

@@ -16,6 +16,9 @@ export interface RunInstancesInput {
   keyName?: string;
   securityGroupIds?: string[];  // resolved and checked by the API; none = the default group
   tags: TagInput[];
+  disableApiTermination?: boolean;            // RunInstances DisableApiTermination (default false)
+  shutdownBehavior?: 'stop' | 'terminate';    // InstanceInitiatedShutdownBehavior (default stop)
+  monitoring?: boolean;                       // Monitoring.Enabled (default false)
 }
 
 export interface Admission { reservationId: string; instanceIds: string[]; zone: string }
@@ -57,6 +60,9 @@ export interface ZoneNetworkPlan {
 }
 
 export interface StateChange { instanceId: string; previous: string; current: string }
+
+/** What a guest that powered itself off becomes (InstanceInitiatedShutdownBehavior), and where it runs. */
+export interface ShutdownPlan { state: string; node: string | null; zone: string; accountId: string; behavior: 'stop' | 'terminate' }
 
 // Failure types that the API maps one to one onto EC2 error codes.
 export const Ec2FailureTypes = [

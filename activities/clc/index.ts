@@ -14,7 +14,8 @@ import { metadataDoc, metadataDocsInNetwork } from './metadata';
 import { addressActivities } from '../../db/addresses';
 import { getNetwork, networksInZone, retireNetworkIfUnused, deleteNetwork } from '../../db/networks';
 import { gatewayOf } from '../../lib/ipv4';
-import type { RunInstancesInput, Admission, BootPlan, ZoneNetworkPlan, ImageFileRef } from '../../workflows/types';
+import { createLifecycleActivities } from './lifecycle';
+import type { RunInstancesInput, Admission, BootPlan, ZoneNetworkPlan, ImageFileRef, ShutdownPlan } from '../../workflows/types';
 
 /** Where nodes reach Walrus (the S3 listener); EUCA_WALRUS_INTERNAL_URL overrides. */
 export function walrusInternalUrl(): string {
@@ -71,6 +72,7 @@ async function networkPlanOf(networkId: string, zoneName: string): Promise<ZoneN
 export function createClcActivities(client: Client) {
   return {
     zoneRuleSet, // security-group desired state of a zone (workflows/applySecurityRules.ts)
+    ...createLifecycleActivities(), // Walrus S3 lifecycle rules (workflows/walrus/lifecycle.ts)
     ...addressActivities, // public addresses (db/addresses.ts, workflows/associateAddress.ts)
     metadataDoc,
     metadataDocsInNetwork,
@@ -89,6 +91,11 @@ export function createClcActivities(client: Client) {
       const i = await instances.getInstance(instanceId);
       return i && { state: i.state, node: i.node, zone: i.zone };
     },
+    /** A guest powered itself off: where the instance runs and what it becomes (InstanceInitiatedShutdownBehavior). */
+    async shutdownPlan(instanceId: string): Promise<ShutdownPlan | undefined> {
+      const i = await instances.getInstance(instanceId);
+      return i && { state: i.state, node: i.node, zone: i.zone, accountId: i.accountId, behavior: i.shutdownBehavior };
+    },
     /** Everything a node needs to boot the instance where the DB placed it. */
     async bootPlan(instanceId: string): Promise<BootPlan> {
       const i = await instances.getInstance(instanceId);
@@ -99,7 +106,8 @@ export function createClcActivities(client: Client) {
       const img = await getImage(i.imageId);
       const notFound = () => ec2Failure('InvalidAMIID.NotFound', `The image id '[${i.imageId}]' does not exist`);
       if (!img || img.state === 'failed') throw notFound();
-      const files = await imageFiles(img);
+      // ModifyInstanceAttribute kernel / ramdisk: the instance's own EKI / ERI instead of its image's.
+      const files = await imageFiles({ ...img, kernelId: i.kernelId ?? img.kernelId, ramdiskId: i.ramdiskId ?? img.ramdiskId });
       if (!files) throw notFound();
       const net = i.networkId ? await getNetwork(i.networkId) : undefined;
       if (!i.node || !i.mac || !i.privateIp || !net) throw ec2Failure('IncorrectInstanceState', `The instance '${instanceId}' is not placed`);

@@ -169,6 +169,25 @@ async function findQemuPid(ref: VmRef): Promise<number | null> {
   return null;
 }
 
+/**
+ * Waits until the process is gone or the guest has powered off (QEMU, run with
+ * -no-shutdown, then stays in the 'shutdown' run state). true: one of them within timeoutMs.
+ */
+async function waitGoneOrOff(ref: VmRef, pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!isOurQemu(await procArgv(pid), ref.instanceId)) return true;
+    try {
+      const r = await qmpExecute<{ status: string }>(qmpPath(ref.runDir), 'query-status', undefined, 1000);
+      if (r.status === 'shutdown') return true;
+    } catch {
+      /* exiting, or QMP busy: look again */
+    }
+    if (Date.now() >= deadline) return false;
+    await sleep(250);
+  }
+}
+
 async function waitGone(pid: number, instanceId: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -282,6 +301,11 @@ export function qemuArgs(spec: VmSpec, accel: 'kvm' | 'tcg'): string[] {
     '-netdev', `tap,id=net0,ifname=${spec.tapName},script=no,downscript=no`,
     '-device', `virtio-net-pci,netdev=net0,mac=${spec.mac.toLowerCase()}`,
     '-pidfile', path.join(runDir, PIDFILE),
+    // A guest that powers itself off leaves QEMU running in the 'shutdown' run
+    // state (vmStatus 'shutdown') instead of exiting: the node's agent tells that
+    // apart from a VM that is merely gone and applies the instance's
+    // InstanceInitiatedShutdownBehavior (guestWatch.ts). We quit it ourselves.
+    '-no-shutdown',
     '-daemonize',
   ];
 }
@@ -389,9 +413,10 @@ async function powerdownLocked(spec: VmRef, timeoutMs: number): Promise<void> {
     if (!(e instanceof QmpError)) throw e;
     /* unreachable QMP: fall through to quit/kill after the wait */
   }
-  if (!(await waitGone(pid, spec.instanceId, timeoutMs))) {
-    await quitAndKill(spec, pid, 3000);
-  }
+  // The guest powered off (the QEMU process stays, -no-shutdown) or did not in
+  // time: either way QMP quit, then SIGKILL.
+  await waitGoneOrOff(spec, pid, timeoutMs);
+  if (isOurQemu(await procArgv(pid), spec.instanceId)) await quitAndKill(spec, pid, 3000);
   await cleanRunFiles(spec.runDir);
 }
 

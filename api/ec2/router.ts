@@ -13,6 +13,7 @@ import { parseInput, type InputObject } from '../model/queryInput';
 import { renderEc2Error, renderEc2Response, renderQueryError, renderQueryResponse } from '../model/xmlOutput';
 import { Ec2Error, ec2Errors, INTERNAL_ERROR_MESSAGE } from './errors';
 import { parseEc2Request, parseQueryString } from './query';
+import { checkFilterLimits } from './actions/filters';
 
 /** The Query services one listener answers, told apart by the SigV4 scope (SigV2 is EC2 only). */
 export type QueryServiceName = 'ec2' | 'sts' | 'iam';
@@ -259,6 +260,10 @@ export function ec2Router(opts: Ec2RouterOptions): express.Router {
       }
 
       const input = parseInput(svc.model, act, Object.entries(params).filter(([k]) => !NOT_INPUT.has(k)));
+      // AWS's filter limits are part of validating the request, so they come before DryRun.
+      if (Array.isArray(input['Filters'])) {
+        checkFilterLimits((input['Filters'] as Array<{ Name?: string; Values?: string[] }>).map((f) => ({ name: f.Name ?? '', values: f.Values ?? [] })));
+      }
       const dryRun = input['DryRun'] === true;
       if (dryRun && !entry.dryRunPermitted) throw ec2Errors.dryRun();
 

@@ -4,6 +4,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { AuthError, verifySigV4, parseQueryPairs, type Credential } from '../auth/sigv4';
 import { S3Error } from './errors';
+import { utf8Headers } from './headerText';
 
 export type PayloadMode = 'signed' | 'unsigned' | 'streaming-signed' | 'streaming-signed-trailer' | 'streaming-unsigned-trailer';
 
@@ -85,9 +86,22 @@ async function sigV4(inp: AuthInput, lookup: Lookup, now: Date, query: boolean):
       { ArgumentName: 'x-amz-content-sha256', ArgumentValue: d });
   };
   let cred: Credential;
+  // Header values beyond ASCII: as UTF-8 text first (what Go clients sign), then as the bytes'
+  // latin1 characters (what Node's client signs). The reading that verified is kept in
+  // inp.headers (the request's), so the object stores that text (api/s3/headerText.ts).
+  const utf8 = utf8Headers(inp.headers);
+  const verify = (headers: AuthInput['headers']) => verifySigV4({ method: inp.method, path: inp.rawPath, query: inp.rawQuery, headers, body: Buffer.alloc(0) }, lookup,
+    { service: 's3', now, doubleEncodePath: false, allowUnsignedPayload: true, resolvePayloadHash: resolve });
   try {
-    cred = await verifySigV4({ method: inp.method, path: inp.rawPath, query: inp.rawQuery, headers: inp.headers, body: Buffer.alloc(0) }, lookup,
-      { service: 's3', now, doubleEncodePath: false, allowUnsignedPayload: true, resolvePayloadHash: resolve });
+    if (utf8) {
+      try {
+        cred = await verify(utf8);
+        Object.assign(inp.headers, utf8);
+      } catch (e) {
+        if (!(e instanceof AuthError && e.kind === 'bad-signature')) throw e;
+        cred = await verify(inp.headers);
+      }
+    } else cred = await verify(inp.headers);
   } catch (e) { mapV4Error(e, query); }
   const res: AuthResult = { cred, mode: 'unsigned', sigVersion: 4 };
   if (query || declared === 'UNSIGNED-PAYLOAD') return res;

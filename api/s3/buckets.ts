@@ -1,8 +1,13 @@
 // Bucket operations and listings.
 import * as db from '../../db/walrus';
 import { S3Error } from './errors';
-import { xmlDoc, parseXml, isoDate, type XmlNode } from './xml';
+import { xmlDoc, parseXml, xmlValue, isoDate, type XmlNode } from './xml';
 import { type Ctx, hdr, loadBucket, readSmallBody, cannedAcl, ownerXml, validateTags } from './context';
+import { keyError, versionIdError } from './keys';
+import { checkCreateHeader, initBucketLock, assertVersioningChangeAllowed, deleteGuard } from './objectLock';
+import { readCheckedBody } from './integrity';
+import { creationOwnership, isAllowed } from './access';
+import { setObjectOwnership } from '../../db/walrusAccess';
 
 export function sendXml(ctx: Ctx, status: number, xml: string) {
   ctx.res.status(status).setHeader('Content-Type', 'application/xml');
@@ -12,10 +17,28 @@ export function sendXml(ctx: Ctx, status: number, xml: string) {
 
 export async function listBuckets(ctx: Ctx) {
   if (!ctx.caller) throw new S3Error('AccessDenied');
-  const bs = await db.listBuckets(ctx.caller);
+  // pages (max-buckets, continuation-token), prefix and bucket-region, as S3 has them since 2024
+  const mb = ctx.q.get('max-buckets');
+  if (mb !== undefined && (!/^\d{1,5}$/.test(mb) || Number(mb) < 1 || Number(mb) > 10000)) {
+    throw new S3Error('InvalidArgument', 'Argument max-buckets must be an integer between 1 and 10000.', { ArgumentName: 'max-buckets', ArgumentValue: mb });
+  }
+  const tok = ctx.q.get('continuation-token');
+  let after: string | undefined;
+  if (tok) {
+    const m = /^b:([a-z0-9.-]+)$/.exec(Buffer.from(tok, 'base64url').toString('utf8'));
+    if (!m) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token', ArgumentValue: tok });
+    after = m[1];
+  }
+  const prefix = ctx.q.get('prefix') ?? '';
+  const region = ctx.q.get('bucket-region');
+  const all = (await db.listBuckets(ctx.caller)).filter((b) => b.name.startsWith(prefix) && (!region || b.region === region) && (after === undefined || b.name > after));
+  const max = mb === undefined ? Infinity : Number(mb);
+  const bs = all.slice(0, max);
+  const next = all.length > bs.length ? Buffer.from('b:' + bs[bs.length - 1].name).toString('base64url') : undefined;
   sendXml(ctx, 200, xmlDoc('ListAllMyBucketsResult', {
-    Owner: ownerXml(ctx.caller),
     Buckets: { Bucket: bs.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdAt), BucketRegion: b.region })) },
+    Owner: ownerXml(ctx.caller),
+    ContinuationToken: next, Prefix: ctx.q.has('prefix') ? prefix : undefined,
   }));
 }
 
@@ -33,11 +56,13 @@ export async function createBucket(ctx: Ctx) {
   const name = ctx.bucket!;
   if (!validBucketName(name)) throw new S3Error('InvalidBucketName', undefined, { BucketName: name });
   const acl = cannedAcl(ctx) ?? 'private';
+  const ownership = creationOwnership(ctx, acl);   // x-amz-object-ownership (api/s3/access.ts)
+  checkCreateHeader(ctx);
   const body = await readSmallBody(ctx, 64 * 1024);
   let region = ctx.opts.region;
   if (body.length && body.toString('utf8').trim()) {
     const cfg = parseXml(body, 'CreateBucketConfiguration');
-    const lc = typeof cfg === 'object' ? cfg.LocationConstraint : undefined;
+    const lc = typeof cfg === 'object' && typeof cfg.LocationConstraint === 'string' ? cfg.LocationConstraint.trim() : typeof cfg === 'object' ? cfg.LocationConstraint : undefined;
     if (lc !== undefined && lc !== '' && typeof lc === 'string') {
       if (lc !== ctx.opts.region) {
         throw new S3Error('InvalidLocationConstraint', `The specified location-constraint is not valid: ${lc}; this endpoint serves ${ctx.opts.region}`, { LocationConstraint: lc });
@@ -49,16 +74,22 @@ export async function createBucket(ctx: Ctx) {
     if (e instanceof db.WalrusDbError) throw new S3Error(e.code, undefined, { BucketName: name });
     throw e;
   }
+  if (ownership) await setObjectOwnership(name, ownership);
+  // x-amz-bucket-object-lock-enabled: true (api/s3/objectLock.ts); a bucket that cannot get it goes again
+  try { await initBucketLock(ctx, name); } catch (e) { await db.deleteBucket(name).catch(() => undefined); throw e; }
   ctx.res.setHeader('Location', `/${name}`);
   ctx.res.status(200).setHeader('Content-Length', 0); ctx.res.end();
 }
 
 export async function deleteBucket(ctx: Ctx) {
   await loadBucket(ctx, 'owner');
-  try { await db.deleteBucket(ctx.bucket!); } catch (e) {
+  let partFiles: string[];
+  try { partFiles = await db.deleteBucket(ctx.bucket!); } catch (e) {
     if (e instanceof db.WalrusDbError) throw new S3Error(e.code, undefined, { BucketName: ctx.bucket });
     throw e;
   }
+  // uploads in progress went with the bucket (as in S3); their parts' bytes go now
+  for (const f of partFiles) await ctx.walrus.store.remove(f);
   ctx.res.status(204).end();
 }
 
@@ -81,59 +112,20 @@ export async function getVersioning(ctx: Ctx) {
 export async function putVersioning(ctx: Ctx) {
   await loadBucket(ctx, 'owner');
   const cfg = parseXml(await readSmallBody(ctx, 64 * 1024), 'VersioningConfiguration');
-  const st = cfg?.Status;
+  const st = xmlValue(cfg?.Status);
   if (st !== 'Enabled' && st !== 'Suspended') throw new S3Error('MalformedXML');
+  await assertVersioningChangeAllowed(ctx.bucket!, st);
   await db.updateBucket(ctx.bucket!, { versioning: st });
   ctx.res.status(200).setHeader('Content-Length', 0); ctx.res.end();
 }
 
-// ------------------------------------------------------------------ ACLs (bucket and object)
-
-export function aclXml(owner: string, acl: string): string {
-  const grants: XmlNode[] = [];
-  const grant = (grantee: string, perm: string) => `<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ${grantee}</Grantee><Permission>${perm}</Permission></Grant>`;
-  let g = grant(`xsi:type="CanonicalUser"><ID>${owner}</ID><DisplayName>${owner}</DisplayName>`, 'FULL_CONTROL');
-  if (acl === 'public-read' || acl === 'public-read-write') g += grant('xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI>', 'READ');
-  if (acl === 'public-read-write') g += grant('xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI>', 'WRITE');
-  if (acl === 'authenticated-read') g += grant('xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AuthenticatedUsers</URI>', 'READ');
-  void grants;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>${owner}</ID><DisplayName>${owner}</DisplayName></Owner><AccessControlList>${g}</AccessControlList></AccessControlPolicy>`;
-}
-
-/** The canned ACL a PutAcl request asks for (x-amz-acl, x-amz-grant-*, or an AccessControlPolicy body). */
-export async function requestedAcl(ctx: Ctx): Promise<string> {
-  const canned = cannedAcl(ctx);
-  if (canned) { await readSmallBody(ctx, 64 * 1024); return canned; }
-  const body = await readSmallBody(ctx, 64 * 1024);
-  if (!body.length) throw new S3Error('MissingSecurityHeader', 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });
-  const pol = parseXml(body, 'AccessControlPolicy');
-  const grants: any[] = pol?.AccessControlList?.Grant ?? [];
-  let read = false, write = false, auth = false;
-  for (const gr of grants) {
-    const uri: string = gr?.Grantee?.URI ?? '';
-    const perm: string = gr?.Permission ?? '';
-    if (!['FULL_CONTROL', 'READ', 'WRITE', 'READ_ACP', 'WRITE_ACP'].includes(perm)) throw new S3Error('MalformedACLError', 'The XML you provided was not well-formed or did not validate against our published schema', {}, 400);
-    if (/AllUsers$/.test(uri)) { if (perm === 'READ' || perm === 'FULL_CONTROL') read = true; if (perm === 'WRITE' || perm === 'FULL_CONTROL') write = true; }
-    if (/AuthenticatedUsers$/.test(uri) && (perm === 'READ' || perm === 'FULL_CONTROL')) auth = true;
-  }
-  return read && write ? 'public-read-write' : read ? 'public-read' : auth ? 'authenticated-read' : 'private';
-}
-
-export async function getBucketAcl(ctx: Ctx) {
-  const b = await loadBucket(ctx, 'owner');
-  sendXml(ctx, 200, aclXml(b.accountId, b.acl));
-}
-
-export async function putBucketAcl(ctx: Ctx) {
-  await loadBucket(ctx, 'owner');
-  await db.updateBucket(ctx.bucket!, { acl: await requestedAcl(ctx) });
-  ctx.res.status(200).setHeader('Content-Length', 0); ctx.res.end();
-}
+// ACLs, bucket policies, Object Ownership, Block Public Access: api/s3/permissions.ts
 
 // ------------------------------------------------------------------ tagging
 
-export async function parseTagging(ctx: Ctx, max: number): Promise<db.Tag[]> {
-  const t = parseXml(await readSmallBody(ctx, 64 * 1024), 'Tagging');
+export async function parseTagging(ctx: Ctx, max: number, requireIntegrity = false): Promise<db.Tag[]> {
+  // PutBucketTagging must carry Content-MD5 or a checksum, as in S3 (api/s3/integrity.ts)
+  const t = parseXml(requireIntegrity ? await readCheckedBody(ctx) : await readSmallBody(ctx, 64 * 1024), 'Tagging');
   const list: any[] = t?.TagSet?.Tag ?? [];
   if (t?.TagSet === undefined) throw new S3Error('MalformedXML');
   const tags = list.map((x) => {
@@ -153,7 +145,7 @@ export async function getBucketTagging(ctx: Ctx) {
 }
 export async function putBucketTagging(ctx: Ctx) {
   await loadBucket(ctx, 'owner');
-  await db.updateBucket(ctx.bucket!, { tags: await parseTagging(ctx, 50) });
+  await db.updateBucket(ctx.bucket!, { tags: await parseTagging(ctx, 50, true) });
   ctx.res.status(204).end();
 }
 export async function deleteBucketTagging(ctx: Ctx) {
@@ -174,7 +166,7 @@ function maxKeysParam(ctx: Ctx, name = 'max-keys'): number {
   return Math.min(Number(v), 1000);
 }
 
-function encoder(ctx: Ctx): (s: string) => string {
+export function encoder(ctx: Ctx): (s: string) => string {
   const et = ctx.q.get('encoding-type');
   if (et === undefined) return (s) => s;
   if (et !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: et });
@@ -191,7 +183,7 @@ async function walkLatest(bucket: string, prefix: string, delimiter: string, mar
     const i = marker.indexOf(delimiter, prefix.length);
     if (i >= 0) cursor = skipPrefix(marker.slice(0, i + delimiter.length));
   }
-  if (maxKeys === 0) { const more = await db.listLatest(bucket, prefix, cursor, 1); out.truncated = more.length > 0; return out; }
+  if (maxKeys === 0) return out;   // S3: nothing listed, and not truncated (there is no next page to give)
   let count = 0;
   for (;;) {
     const rows = await db.listLatest(bucket, prefix, cursor, Math.min(1000, maxKeys - count + 1));
@@ -229,9 +221,9 @@ export async function listObjects(ctx: Ctx, v2: boolean) {
   let marker = '';
   if (v2) {
     const tok = ctx.q.get('continuation-token');
-    if (tok !== undefined) {
+    if (tok) {   // an empty token is the first page, as S3 takes it
       const m = /^1:(.*)$/s.exec(Buffer.from(tok, 'base64url').toString('utf8'));
-      if (!m || !tok) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
+      if (!m) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
       marker = m[1];
     } else marker = ctx.q.get('start-after') ?? '';
   } else marker = ctx.q.get('marker') ?? '';
@@ -301,26 +293,34 @@ export async function listObjectVersions(ctx: Ctx) {
 }
 
 export async function deleteObjects(ctx: Ctx) {
-  await loadBucket(ctx, 'owner');
+  const b = await loadBucket(ctx, 'owner');   // the bucket must exist; each key is authorized below
   const d = parseXml(await readSmallBody(ctx), 'Delete');
   const objs: any[] = d?.Object ?? [];
   if (!objs.length || objs.length > 1000) throw new S3Error('MalformedXML');
-  const quiet = String(d.Quiet ?? '').toLowerCase() === 'true';
+  const quiet = (xmlValue(d.Quiet) ?? '').toLowerCase() === 'true';
   const deleted: XmlNode[] = []; const errors: XmlNode[] = [];
   for (const o of objs) {
+    // the key exactly as written (spaces, line ends and all: api/s3/xml.ts keeps them)
     const key = typeof o?.Key === 'string' ? o.Key : undefined;
     if (!key) throw new S3Error('MalformedXML');
     const vid = typeof o.VersionId === 'string' && o.VersionId ? o.VersionId : undefined;
+    const refused = keyError(key) ?? (vid !== undefined ? versionIdError(vid) : undefined);
+    if (refused) { errors.push({ Key: key, VersionId: vid, Code: refused.code, Message: refused.message }); continue; }
+    // S3 authorizes every key as its own DeleteObject / DeleteObjectVersion (api/s3/access.ts)
+    if (!isAllowed(ctx, b, vid !== undefined ? 'DeleteObjectVersion' : 'DeleteObject', key)) {
+      errors.push({ Key: key, VersionId: vid, Code: 'AccessDenied', Message: 'Access Denied' }); continue;
+    }
     try {
-      const r = await ctx.walrus.deleteObject(ctx.bucket!, key, vid, ctx.caller!);
+      const r = await ctx.walrus.deleteObject(ctx.bucket!, key, vid, ctx.caller ?? b.accountId, deleteGuard(ctx));   // Object Lock
       if (!quiet) deleted.push({
         Key: key, VersionId: vid,
         DeleteMarker: r.deleteMarker ? true : undefined,
-        DeleteMarkerVersionId: r.deleteMarker && !vid ? r.versionId : undefined,
+        DeleteMarkerVersionId: r.deleteMarker ? r.versionId : undefined,
       });
     } catch (e: any) {
-      ctx.opts.log.warn({ err: e, key }, 'DeleteObjects entry failed');
-      errors.push({ Key: key, VersionId: vid, Code: 'InternalError', Message: 'We encountered an internal error. Please try again.' });
+      const code = e instanceof S3Error || e instanceof db.WalrusDbError ? e.code : 'InternalError';
+      if (code === 'InternalError') ctx.opts.log.warn({ err: e, key }, 'DeleteObjects entry failed');
+      errors.push({ Key: key, VersionId: vid, Code: code, Message: e instanceof S3Error ? e.message : code === 'InternalError' ? 'We encountered an internal error. Please try again.' : code });
     }
   }
   sendXml(ctx, 200, xmlDoc('DeleteResult', { Deleted: deleted, Error: errors }));

@@ -4,6 +4,9 @@ import type { Logger } from 'pino';
 import { S3Error } from './errors';
 import type { AuthResult } from './auth';
 import { decodeAwsChunked, type ChunkedState } from './chunked';
+import { allowBody } from './continue';
+import { aclFromHeaders, grantsAllow, grantsOf } from './acl';
+import { authorizeBucketRequest } from './access';
 import type { Walrus } from '../../walrus/engine';
 import * as db from '../../db/walrus';
 import { parseAlgo, checksumHeader, CHECKSUM_ALGOS, type ChecksumAlgo } from '../../walrus/checksums';
@@ -73,7 +76,7 @@ export function payloadSource(ctx: Ctx): AsyncIterable<Buffer> {
   const enc = hdr(ctx, 'content-encoding') ?? '';
   if (m.startsWith('streaming') || /aws-chunked/.test(enc) && m !== 'signed') {
     if (!m.startsWith('streaming')) return readBody(ctx.req);
-    ctx.chunked = { signing: m === 'streaming-unsigned-trailer' ? undefined : ctx.auth.chunkSigning, trailer: m.endsWith('trailer'), trailers: {}, decodedLength: 0 };
+    ctx.chunked = { signing: m === 'streaming-unsigned-trailer' ? undefined : ctx.auth.chunkSigning, trailer: m.endsWith('trailer'), trailers: Object.create(null) as Record<string, string>, decodedLength: 0 };
     return decodeAwsChunked(readBody(ctx.req), ctx.chunked);
   }
   return readBody(ctx.req);
@@ -127,30 +130,27 @@ export function verifyWritten(ctx: Ctx, t: WrittenTemp, ck: ChecksumRequest | un
   }
 }
 
-const CANNED = new Set(['private', 'public-read', 'public-read-write', 'authenticated-read', 'bucket-owner-read', 'bucket-owner-full-control', 'aws-exec-read', 'log-delivery-write']);
+/** The ACL a write's headers ask for (x-amz-acl or x-amz-grant-*, api/s3/acl.ts): a canned name, encoded grants, or undefined. */
 export function cannedAcl(ctx: Ctx): string | undefined {
-  const v = hdr(ctx, 'x-amz-acl');
-  if (v === undefined) {
-    const gr = hdr(ctx, 'x-amz-grant-read');
-    if (gr && /AllUsers/.test(gr)) return 'public-read';
-    if (gr && /AuthenticatedUsers/.test(gr)) return 'authenticated-read';
-    return undefined;
-  }
-  if (!CANNED.has(v)) throw new S3Error('InvalidArgument', `Invalid canned ACL ${v}`, { ArgumentName: 'x-amz-acl', ArgumentValue: v });
-  return v;
+  return aclFromHeaders((n) => hdr(ctx, n));
 }
 
+/** Do the stored ACL's grants let `caller` (null: anonymous) read what `owner` owns? */
 export function canRead(acl: string, owner: string, caller: string | null): boolean {
-  return caller === owner || acl === 'public-read' || acl === 'public-read-write' || (acl === 'authenticated-read' && caller !== null);
+  return caller === owner || grantsAllow(grantsOf(acl, owner, owner), caller, ['READ'], false);
 }
 
-/** The bucket, which must exist; `need` says what the caller must be allowed. */
+/**
+ * The bucket, which must exist, with the request authorized: bucket policy, ACLs,
+ * Object Ownership and Block Public Access for the S3 action the request is
+ * (api/s3/access.ts). `need` only matters for a request S3 has no action for
+ * (then it is the owner's alone).
+ */
 export async function loadBucket(ctx: Ctx, need: 'owner' | 'read' | 'write'): Promise<db.BucketRow> {
+  void need;
   const b = await db.getBucket(ctx.bucket!);
   if (!b) throw new S3Error('NoSuchBucket', undefined, { BucketName: ctx.bucket });
-  const ok = ctx.caller === b.accountId || (need === 'read' && canRead(b.acl, b.accountId, ctx.caller)) ||
-    (need === 'write' && b.acl === 'public-read-write');
-  if (!ok) throw new S3Error('AccessDenied');
+  authorizeBucketRequest(ctx, b);
   return b;
 }
 
@@ -188,13 +188,21 @@ export function parseTaggingHeader(v: string | undefined): db.Tag[] | null {
   return tags;
 }
 
+// Tag keys and values as S3 takes them: letters, digits, spaces and + - = . _ : / @; a key of
+// 1 to 128 characters, a value of at most 256. Each tag is checked in turn, then the count
+// (10 for an object, 50 for a bucket), as S3 orders its errors.
+const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 export function validateTags(tags: db.Tag[], max: number): void {
-  if (tags.length > max) throw new S3Error('BadRequest', `Object tags cannot be greater than ${max}`, {}, 400);
   const seen = new Set<string>();
   for (const t of tags) {
-    if (!t.Key || t.Key.length > 128 || (t.Value ?? '').length > 256) throw new S3Error('InvalidTag', 'The TagKey or TagValue you have provided is invalid');
+    const klen = Array.from(t.Key ?? '').length, vlen = Array.from(t.Value ?? '').length;
+    if (!t.Key || klen > 128 || !TAG_CHARS.test(t.Key)) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
+    if (vlen > 256 || !TAG_CHARS.test(t.Value ?? '')) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
     if (seen.has(t.Key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
     seen.add(t.Key);
+  }
+  if (tags.length > max) {
+    throw new S3Error('BadRequest', max > 10 ? `Bucket tag count cannot be greater than ${max}` : `Object tags cannot be greater than ${max}`, {}, 400);
   }
 }
 
@@ -206,6 +214,7 @@ export function ownerXml(id: string) { return { ID: id, DisplayName: id }; }
  * its XML error, then the connection is closed).
  */
 export async function* readBody(req: import('node:http').IncomingMessage): AsyncGenerator<Buffer> {
+  allowBody(req);   // Expect: 100-continue is answered now, when a handler wants the body (api/s3/continue.ts)
   let ended = req.readableEnded, error: Error | undefined, wake: (() => void) | undefined;
   const onReadable = () => wake?.();
   const onEnd = () => { ended = true; wake?.(); };

@@ -12,7 +12,7 @@ export const S3_STATUS: Record<string, number> = {
   NotImplemented: 501, PreconditionFailed: 412, RequestTimeTooSkewed: 403, SignatureDoesNotMatch: 403,
   XAmzContentSHA256Mismatch: 400, InvalidStorageClass: 400, InvalidEncryptionAlgorithmError: 400, NoSuchCORSConfiguration: 404,
   NoSuchBucketPolicy: 404, NoSuchLifecycleConfiguration: 404, ServerSideEncryptionConfigurationNotFoundError: 404,
-  InvalidBucketState: 409, RequestTimeout: 400, ExpiredToken: 400, InvalidObjectState: 403,
+  InvalidBucketState: 409, ConditionalRequestConflict: 409, RequestTimeout: 400, ExpiredToken: 400, InvalidObjectState: 403,
 };
 
 const DEFAULT_MESSAGES: Record<string, string> = {
@@ -28,6 +28,7 @@ const DEFAULT_MESSAGES: Record<string, string> = {
   SignatureDoesNotMatch: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
   InvalidRange: 'The requested range is not satisfiable',
   PreconditionFailed: 'At least one of the pre-conditions you specified did not hold',
+  ConditionalRequestConflict: 'The conditional request cannot succeed due to a conflicting operation against this resource.',
   MalformedXML: 'The XML you provided was not well-formed or did not validate against our published schema',
   InvalidBucketName: 'The specified bucket is not valid.',
   EntityTooLarge: 'Your proposed upload exceeds the maximum allowed size',

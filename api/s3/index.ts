@@ -15,6 +15,12 @@ import * as B from './buckets';
 import * as O from './objects';
 import * as M from './multipart';
 import { postObject } from './post';
+import { accessHandler } from './permissions';
+import { preflight, applyCors } from './cors';
+import { featureHandler } from './bucketConfig';
+import { checkKeyAndVersion } from './keys';
+import { headerText } from './headerText';
+import { checkExpectedOwner } from './owner';
 import { Walrus } from '../../walrus/engine';
 import { WalrusDbError } from '../../db/walrus';
 import { StoreError } from '../../walrus/store';
@@ -58,7 +64,8 @@ export function createS3App(opts: S3Options): S3App {
       let path: string;
       try { path = decodeURIComponent(rawPath); } catch { throw new S3Error('InvalidURI', "Couldn't parse the specified URI."); }
       const host = (hdr(ctx, 'host') ?? '').replace(/:\d+$/, '').toLowerCase();
-      const dom = domains.find((d) => host.endsWith('.' + d));
+      // <bucket>.<domain> is virtual-host style; the domain itself (s3.<domain>, an IP) is path style
+      const dom = domains.includes(host) ? undefined : domains.find((d) => host.endsWith('.' + d));
       let bucket: string | undefined, key: string | undefined;
       if (dom) {
         ctx.vhost = true;
@@ -81,6 +88,10 @@ export function createS3App(opts: S3Options): S3App {
       const te = hdr(ctx, 'transfer-encoding');
       const cl = hdr(ctx, 'content-length');
       const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
+      // CORS (api/s3/cors.ts): a preflight is answered from the bucket's rules, unsigned; an actual
+      // cross-origin request (signed, presigned or anonymous) gets its rule's headers, errors included
+      if (req.method === 'OPTIONS') { await preflight(ctx); return; }
+      if (bucket && req.headers.origin !== undefined) await applyCors(ctx);
       if (req.method === 'POST' && bucket && key === undefined && /^multipart\/form-data/i.test(hdr(ctx, 'content-type') ?? '') && !req.headers.authorization) {
         ctx.auth = { cred: null, mode: 'unsigned', sigVersion: 0 };
         ctx.caller = null;
@@ -89,6 +100,8 @@ export function createS3App(opts: S3Options): S3App {
       }
       ctx.auth = await authenticate({ method: req.method, rawPath, rawQuery, headers: req.headers, vhostBucket: ctx.vhost ? bucket : undefined, hasBody }, opts.lookupCredential);
       ctx.caller = ctx.auth.cred?.accountId ?? null;
+      // user metadata sent as UTF-8 bytes is that text (SigV4 verified it so already: api/s3/auth.ts)
+      for (const [name, v] of Object.entries(req.headers)) if (name.startsWith('x-amz-meta-') && typeof v === 'string') req.headers[name] = headerText(v);
       await dispatch(ctx);
     } catch (err) {
       sendError(ctx, err, resource);
@@ -100,7 +113,16 @@ export function createS3App(opts: S3Options): S3App {
 async function dispatch(ctx: Ctx): Promise<void> {
   const { method, bucket, key } = ctx;
   const has = (k: string) => ctx.q.has(k);
+  // what no operation accepts, answered alike by all of them (api/s3/keys.ts)
+  checkKeyAndVersion(key, ctx.q.get('versionId'));
+  if (bucket) await checkExpectedOwner(ctx, bucket, hdr(ctx, 'x-amz-expected-bucket-owner'));
   const notAllowed = () => { throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: key ? 'OBJECT' : bucket ? 'BUCKET' : 'SERVICE' }); };
+  // CORS, lifecycle, Object Lock, object attributes and the configurations Walrus answers as absent (api/s3/bucketConfig.ts)
+  const feature = featureHandler(ctx);
+  if (feature) return feature(ctx);
+  // bucket policy, ACLs, Object Ownership, Block Public Access (api/s3/permissions.ts)
+  const access = accessHandler(ctx);
+  if (access) return access(ctx);
   if (!bucket) {
     if (method === 'GET') return B.listBuckets(ctx);
     return notAllowed();
@@ -110,22 +132,14 @@ async function dispatch(ctx: Ctx): Promise<void> {
       case 'GET':
         if (has('location')) return B.getLocation(ctx);
         if (has('versioning')) return B.getVersioning(ctx);
-        if (has('acl')) return B.getBucketAcl(ctx);
         if (has('tagging')) return B.getBucketTagging(ctx);
         if (has('versions')) return B.listObjectVersions(ctx);
         if (has('uploads')) return M.listUploads(ctx);
-        for (const [sub, code] of [['policy', 'NoSuchBucketPolicy'], ['cors', 'NoSuchCORSConfiguration'], ['lifecycle', 'NoSuchLifecycleConfiguration'],
-          ['encryption', 'ServerSideEncryptionConfigurationNotFoundError']] as const) {
-          if (has(sub)) { await loadBucket(ctx, 'owner'); throw new S3Error(code, `The ${sub} configuration does not exist`, { BucketName: bucket }); }
-        }
-        if (has('website') || has('logging') || has('notification') || has('replication') || has('object-lock') || has('policyStatus') ||
-          has('ownershipControls') || has('publicAccessBlock') || has('requestPayment') || has('accelerate')) throw new S3Error('NotImplemented', 'This bucket sub-resource is not implemented');
         if (ctx.q.get('list-type') === '2') return B.listObjects(ctx, true);
         return B.listObjects(ctx, false);
       case 'HEAD': return B.headBucket(ctx);
       case 'PUT':
         if (has('versioning')) return B.putVersioning(ctx);
-        if (has('acl')) return B.putBucketAcl(ctx);
         if (has('tagging')) return B.putBucketTagging(ctx);
         if ([...ctx.q.keys()].length) throw new S3Error('NotImplemented', 'This bucket sub-resource is not implemented');
         return B.createBucket(ctx);
@@ -143,16 +157,13 @@ async function dispatch(ctx: Ctx): Promise<void> {
   switch (method) {
     case 'GET':
       if (has('uploadId')) return M.listParts(ctx);
-      if (has('acl')) return O.getObjectAcl(ctx);
       if (has('tagging')) return O.getObjectTagging(ctx);
-      if (has('attributes') || has('retention') || has('legal-hold') || has('torrent')) throw new S3Error('NotImplemented', 'This object sub-resource is not implemented');
+      if (has('torrent')) throw new S3Error('NotImplemented', 'This object sub-resource is not implemented');
       return O.getObject(ctx, false);
     case 'HEAD': return O.getObject(ctx, true);
     case 'PUT':
       if (has('uploadId') || has('partNumber')) return hdr(ctx, 'x-amz-copy-source') !== undefined ? M.uploadPartCopy(ctx) : M.uploadPart(ctx);
-      if (has('acl')) return O.putObjectAcl(ctx);
       if (has('tagging')) return O.putObjectTagging(ctx);
-      if (has('retention') || has('legal-hold')) throw new S3Error('NotImplemented', 'This object sub-resource is not implemented');
       if (hdr(ctx, 'x-amz-copy-source') !== undefined) return O.copyObject(ctx);
       return O.putObject(ctx);
     case 'DELETE':
@@ -183,6 +194,7 @@ function sendError(ctx: Ctx, err: unknown, resource: string) {
   if (e.status >= 500) ctx.opts.log.warn({ code: e.code, resource }, 'S3 error');
   // keep headers a handler set that S3 also sends on errors
   for (const name of res.getHeaderNames()) {
+    if (name.startsWith('access-control-') || name === 'vary') continue;   // CORS headers go on errors too (api/s3/cors.ts)
     if (!['x-amz-request-id', 'x-amz-id-2', 'server', 'x-amz-delete-marker', 'x-amz-version-id', 'allow', 'content-range'].includes(name)) res.removeHeader(name);
   }
   const body = ctx.method === 'HEAD' ? '' : errorXml(e, resource, ctx.requestId);

@@ -6,13 +6,17 @@ import { lookupCredential } from '../../db/accounts';
 import { closePool } from '../../db/pool';
 import { migrate } from '../../db/migrate';
 import { createS3App } from './index';
+import { deferContinue } from './continue';
+import { createHardenedServer, listen, s3Limits, type HardeningOptions } from '../http/hardening';
 
-export async function startS3(log = makeLogger('s3'), port = config.s3Port, host = config.s3Host) {
+export async function startS3(log = makeLogger('s3'), port = config.s3Port, host = config.s3Host, limits: Partial<HardeningOptions> = {}) {
   const app = createS3App({ log, dataDir: config.walrusDir, lookupCredential, region: config.region, domains: config.s3Domains });
   await app.ready;
-  const server = app.listen(port, host);
-  server.requestTimeout = 0; // multi-GiB uploads
-  await new Promise<void>((r) => server.once('listening', () => r()));
+  // No whole-request timeout (multi-GiB uploads), but headers in time, a body that keeps
+  // arriving, connections per address capped, XML answers for what Node refuses (api/http/hardening.ts).
+  const server = createHardenedServer(app, { ...s3Limits(), ...limits, style: 's3', onReject: limits.onReject ?? ((r) => log.info(r, 'S3 connection cut')) });
+  deferContinue(server);   // Expect: 100-continue answered after authentication and authorisation (api/s3/continue.ts)
+  await listen(server, port, host);
   const addr = server.address();
   log.info({ port: typeof addr === 'object' && addr ? addr.port : port, host, dataDir: config.walrusDir }, 'S3 (Walrus) listening');
   return server;

@@ -5,10 +5,15 @@ import { S3Error } from './errors';
 import { xmlDoc, isoDate, httpDate } from './xml';
 import { checksumHeader, parseAlgo, type ChecksumAlgo } from '../../walrus/checksums';
 import {
-  type Ctx, hdr, loadBucket, canRead, cannedAcl, objectHeaders, parseTaggingHeader, payloadSource, checksumRequest, verifyWritten,
+  type Ctx, hdr, loadBucket, cannedAcl, objectHeaders, parseTaggingHeader, payloadSource, checksumRequest, verifyWritten,
   declaredSize, readSmallBody,
 } from './context';
-import { sendXml, aclXml, requestedAcl, parseTagging, tagsXml } from './buckets';
+import { sendXml, parseTagging, tagsXml } from './buckets';
+import { authorizeObjectRequest, objectOwnerFor } from './access';
+import { checkKeyAndVersion, versionIdError } from './keys';
+import { writeCondition, checkWriteCondition } from './conditional';
+import { metadataWire, headerWire } from './headerText';
+import { lockForWrite, setLockResponseHeaders, deleteGuard } from './objectLock';
 
 export function checkKey(key: string) {
   if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError');
@@ -28,13 +33,12 @@ export async function putObject(ctx: Ctx) {
   const headers = objectHeaders(ctx);
   const acl = cannedAcl(ctx) ?? 'private';
   const tags = parseTaggingHeader(hdr(ctx, 'x-amz-tagging'));
-  if (hdr(ctx, 'if-none-match') === '*') {
-    const cur = await db.getObject(b.name, key);
-    if (cur && !cur.deleteMarker) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
-  }
+  const condition = writeCondition(ctx);
+  await checkWriteCondition(b.name, key, condition);
+  const lock = await lockForWrite(ctx, b.name, { requireIntegrity: true });   // Object Lock (api/s3/objectLock.ts)
   const ck = checksumRequest(ctx);
   const { row } = await ctx.walrus.putObject({
-    bucket: b.name, key, ownerId: b.accountId, source: payloadSource(ctx), headers, acl, tags,
+    bucket: b.name, key, ownerId: objectOwnerFor(ctx, b, acl), source: payloadSource(ctx), headers, acl, tags, condition, lock,
     algos: ck ? [ck.algo] : [], sha256: !!ctx.auth.contentSha256, maxSize: ctx.opts.maxObjectSize, checksumAlgo: ck?.algo,
     verify: (t) => verifyWritten(ctx, t, ck),
   });
@@ -44,21 +48,20 @@ export async function putObject(ctx: Ctx) {
   ctx.res.status(200).setHeader('Content-Length', 0); ctx.res.end();
 }
 
-/** Loads the object a GET/HEAD/ACL/tagging call addresses, applying read permission and version/delete-marker rules. */
-async function loadObject(ctx: Ctx, need: 'read' | 'owner'): Promise<{ b: db.BucketRow; o: db.ObjectRow }> {
+/** Loads the object a GET/HEAD/ACL/tagging call addresses, applying its permission (api/s3/access.ts) and version/delete-marker rules. */
+export async function loadObject(ctx: Ctx, need: 'read' | 'owner'): Promise<{ b: db.BucketRow; o: db.ObjectRow }> {
   const b = await db.getBucket(ctx.bucket!);
   if (!b) throw new S3Error('NoSuchBucket', undefined, { BucketName: ctx.bucket });
   const vid = ctx.q.get('versionId');
   if (vid === '') throw new S3Error('InvalidArgument', 'Version id cannot be the empty string', { ArgumentName: 'versionId', ArgumentValue: '' });
   const o = await db.getObject(b.name, ctx.key!, vid);
-  const isOwner = ctx.caller === b.accountId;
+  // no such object (or a delete marker as the latest): S3 tells a caller without list rights AccessDenied rather than NoSuchKey
+  authorizeObjectRequest(ctx, b, ctx.key!, o && !(o.deleteMarker && vid === undefined) ? o : undefined);
+  void need;
   if (!o) {
-    // S3 tells a caller without list rights AccessDenied rather than NoSuchKey
-    if (!isOwner && !canRead(b.acl, b.accountId, ctx.caller)) throw new S3Error('AccessDenied');
-    if (vid !== undefined) throw new S3Error(/^[A-Za-z0-9._-]+$/.test(vid) ? 'NoSuchVersion' : 'InvalidArgument', vid && /^[A-Za-z0-9._-]+$/.test(vid) ? undefined : 'Invalid version id specified', { Key: ctx.key, VersionId: vid });
+    if (vid !== undefined) throw versionIdError(vid) ?? new S3Error('NoSuchVersion', undefined, { Key: ctx.key, VersionId: vid });
     throw new S3Error('NoSuchKey', undefined, { Key: ctx.key });
   }
-  if (!(isOwner || (need === 'read' && canRead(o.acl, o.ownerId, ctx.caller)))) throw new S3Error('AccessDenied');
   if (o.deleteMarker) {
     ctx.res.setHeader('x-amz-delete-marker', 'true');
     ctx.res.setHeader('x-amz-version-id', o.versionId);
@@ -90,7 +93,7 @@ export function evalConditions(get: (n: string) => string | undefined, o: db.Obj
 
 function setObjectHeaders(ctx: Ctx, b: db.BucketRow, o: db.ObjectRow) {
   const res = ctx.res;
-  for (const [k, v] of Object.entries(o.headers)) res.setHeader(k, v);
+  for (const [k, v] of Object.entries(o.headers)) res.setHeader(k, k.startsWith('x-amz-meta-') ? metadataWire(v) : headerWire(v));
   res.setHeader('ETag', `"${o.etag}"`);
   res.setHeader('Last-Modified', httpDate(o.lastModified));
   res.setHeader('Accept-Ranges', 'bytes');
@@ -98,6 +101,7 @@ function setObjectHeaders(ctx: Ctx, b: db.BucketRow, o: db.ObjectRow) {
   if (o.partsCount) res.setHeader('x-amz-mp-parts-count', o.partsCount);
   if (o.tags?.length) res.setHeader('x-amz-tagging-count', o.tags.length);
   res.setHeader('x-amz-storage-class', 'STANDARD');
+  setLockResponseHeaders(ctx, o);
   if (o.checksum && o.checksumAlgo && (hdr(ctx, 'x-amz-checksum-mode') ?? '').toUpperCase() === 'ENABLED') {
     res.setHeader(checksumHeader(o.checksumAlgo as ChecksumAlgo), o.checksum);
     res.setHeader('x-amz-checksum-type', o.checksumType ?? 'FULL_OBJECT');
@@ -141,24 +145,40 @@ export async function getObject(ctx: Ctx, head: boolean) {
     ctx.res.status(304).end(); return;
   }
   let range = parseRange(hdr(ctx, 'range'), o.size);
+  let part: { start: number; end: number; checksum: string | null } | undefined;
   const pn = ctx.q.get('partNumber');
   if (pn !== undefined) {
     if (!/^\d+$/.test(pn) || Number(pn) < 1 || Number(pn) > 10000) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: pn });
+    if (hdr(ctx, 'range') !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
     if (Number(pn) > (o.partsCount ?? 1)) throw new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable', {}, 416);
     if (!o.partsCount) range = undefined; // the whole object is part 1
-    else throw new S3Error('NotImplemented', 'GetObject by partNumber of a multipart object is not implemented');
+    else if (!o.partSizes) throw new S3Error('NotImplemented', 'This object was completed before its part layout was kept: GetObject by partNumber is not available for it');
+    else {
+      // the part's bytes, as S3 answers: 206 with the part's Content-Range, the object's ETag and parts count
+      let start = 0;
+      for (let i = 0; i < Number(pn) - 1; i++) start += o.partSizes[i][0];
+      part = { start, end: start + o.partSizes[Number(pn) - 1][0] - 1, checksum: o.partSizes[Number(pn) - 1][1] };
+      range = part;
+    }
   }
   if (range === 'bad') {
     ctx.res.setHeader('Content-Range', `bytes */${o.size}`);
     throw new S3Error('InvalidRange', undefined, { RangeRequested: hdr(ctx, 'range'), ActualObjectSize: o.size });
   }
   setObjectHeaders(ctx, b, o);
+  if (part && part.end < part.start) {   // an empty last part: nothing to send, no range to name
+    ctx.res.status(200).setHeader('Content-Length', 0); ctx.res.end(); return;
+  }
   if (range) {
     ctx.res.status(206);
     ctx.res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${o.size}`);
     ctx.res.setHeader('Content-Length', range.end - range.start + 1);
     // a checksum of the whole object does not describe a range
     if (o.checksumAlgo) ctx.res.removeHeader(checksumHeader(o.checksumAlgo as ChecksumAlgo));
+    // a part of a composite-checksum object has its own
+    if (part?.checksum && o.checksumAlgo && o.checksumType === 'COMPOSITE' && (hdr(ctx, 'x-amz-checksum-mode') ?? '').toUpperCase() === 'ENABLED') {
+      ctx.res.setHeader(checksumHeader(o.checksumAlgo as ChecksumAlgo), part.checksum);
+    }
   } else {
     ctx.res.status(200);
     ctx.res.setHeader('Content-Length', o.size);
@@ -177,7 +197,7 @@ export async function deleteObject(ctx: Ctx) {
   const b = await loadBucket(ctx, 'write');
   const vid = ctx.q.get('versionId');
   if (vid === '') throw new S3Error('InvalidArgument', 'Version id cannot be the empty string', { ArgumentName: 'versionId', ArgumentValue: '' });
-  const r = await ctx.walrus.deleteObject(b.name, ctx.key!, vid, ctx.caller!);
+  const r = await ctx.walrus.deleteObject(b.name, ctx.key!, vid, ctx.caller ?? b.accountId, deleteGuard(ctx));   // Object Lock
   if (r.deleteMarker) ctx.res.setHeader('x-amz-delete-marker', 'true');
   if (r.versionId && (r.versionId !== 'null' || b.versioning !== 'Off')) ctx.res.setHeader('x-amz-version-id', r.versionId);
   ctx.res.status(204).end();
@@ -203,14 +223,17 @@ export function parseCopySource(v: string): { bucket: string; key: string; versi
 /** The source object of a copy, with read permission and x-amz-copy-source-if-* checked. */
 export async function loadCopySource(ctx: Ctx): Promise<db.ObjectRow> {
   const src = parseCopySource(hdr(ctx, 'x-amz-copy-source')!);
+  checkKeyAndVersion(src.key, src.versionId);
   const sb = await db.getBucket(src.bucket);
   if (!sb) throw new S3Error('NoSuchBucket', undefined, { BucketName: src.bucket });
+  const srcOwner = hdr(ctx, 'x-amz-source-expected-bucket-owner');
+  if (srcOwner !== undefined && srcOwner.trim() !== sb.accountId) throw new S3Error('AccessDenied');
   const o = await db.getObject(src.bucket, src.key, src.versionId);
+  // reading the source: s3:GetObject (s3:GetObjectVersion for a version) in the source bucket
+  authorizeObjectRequest(ctx, sb, src.key, o && !(o.deleteMarker && !src.versionId) ? o : undefined, src.versionId ? 'GetObjectVersion' : 'GetObject');
   if (!o) {
-    if (ctx.caller !== sb.accountId && !canRead(sb.acl, sb.accountId, ctx.caller)) throw new S3Error('AccessDenied');
     throw new S3Error(src.versionId ? 'NoSuchVersion' : 'NoSuchKey', undefined, { Key: src.key, VersionId: src.versionId });
   }
-  if (ctx.caller !== sb.accountId && !canRead(o.acl, o.ownerId, ctx.caller)) throw new S3Error('AccessDenied');
   if (o.deleteMarker) throw new S3Error(src.versionId ? 'InvalidRequest' : 'NoSuchKey', src.versionId ? 'The source of a copy request may not specifically refer to a delete marker by version id.' : undefined, { Key: src.key });
   if (evalConditions((n) => hdr(ctx, n), o, 'x-amz-copy-source-') !== 'ok') throw new S3Error('PreconditionFailed', undefined, { Condition: 'x-amz-copy-source-If-*' });
   if (o.versionId !== 'null') ctx.res.setHeader('x-amz-copy-source-version-id', o.versionId);
@@ -232,12 +255,13 @@ export async function copyObject(ctx: Ctx) {
   }
   const headers = directive === 'REPLACE' ? objectHeaders(ctx) : src.headers;
   const tags = tagDirective === 'REPLACE' ? parseTaggingHeader(hdr(ctx, 'x-amz-tagging')) : src.tags;
+  const lock = await lockForWrite(ctx, b.name);   // the copy's own x-amz-object-lock-* or the default retention, never the source's
   const file = await ctx.walrus.cloneFile(src.file!);
   let r;
   try {
     r = await db.putObjectVersion({
-      bucket: b.name, key, size: src.size, etag: src.etag, file, ownerId: b.accountId, headers, acl: cannedAcl(ctx) ?? 'private', tags,
-      checksumAlgo: src.checksumAlgo, checksum: src.checksum, checksumType: src.checksumType, partsCount: null,
+      bucket: b.name, key, size: src.size, etag: src.etag, file, ownerId: objectOwnerFor(ctx, b, cannedAcl(ctx)), headers, acl: cannedAcl(ctx) ?? 'private', tags,
+      checksumAlgo: src.checksumAlgo, checksum: src.checksum, checksumType: src.checksumType, partsCount: null, lock,
     }, b.versioning);
   } catch (e) { await ctx.walrus.store.remove(file); throw e; }
   await ctx.walrus.store.remove(r.replacedFile);
@@ -246,15 +270,6 @@ export async function copyObject(ctx: Ctx) {
   sendXml(ctx, 200, xmlDoc('CopyObjectResult', { ETag: `"${src.etag}"`, LastModified: isoDate(r.row.lastModified), ...ck }));
 }
 
-export async function getObjectAcl(ctx: Ctx) {
-  const { o } = await loadObject(ctx, 'owner');
-  sendXml(ctx, 200, aclXml(o.ownerId, o.acl));
-}
-export async function putObjectAcl(ctx: Ctx) {
-  const { o } = await loadObject(ctx, 'owner');
-  await db.updateObject(o.id, { acl: await requestedAcl(ctx) });
-  ctx.res.status(200).setHeader('Content-Length', 0); ctx.res.end();
-}
 export async function getObjectTagging(ctx: Ctx) {
   const { o } = await loadObject(ctx, 'owner');
   if (o.versionId !== 'null') ctx.res.setHeader('x-amz-version-id', o.versionId);

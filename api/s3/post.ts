@@ -8,8 +8,11 @@ import { S3Error } from './errors';
 import { type Ctx, hdr, loadBucket, readBody, STORED_HEADERS } from './context';
 import { signPolicyV4, signingKeyV4, signPolicyV2 } from './auth';
 import { checkKey } from './objects';
+import { checkAclWrite, objectOwnerFor } from './access';
 import { sendXml } from './buckets';
 import { xmlDoc } from './xml';
+import { formTags } from './tagging';
+import { lockForCompletion } from './objectLock';
 
 const MAX_FIELDS_BYTES = 20 * 1024;
 const CANNED = new Set(['private', 'public-read', 'public-read-write', 'authenticated-read', 'bucket-owner-read', 'bucket-owner-full-control']);
@@ -106,7 +109,13 @@ function parsePolicy(policyB64: string, now: Date): Condition[] {
   const invalid = (m: string) => new S3Error('InvalidPolicyDocument', `Invalid Policy: ${m}`, {}, 400);
   try { doc = JSON.parse(Buffer.from(policyB64, 'base64').toString('utf8')); } catch { throw invalid('Invalid JSON.'); }
   if (!doc || typeof doc !== 'object') throw invalid('Invalid JSON.');
-  if (typeof doc.expiration !== 'string' || Number.isNaN(Date.parse(doc.expiration))) throw invalid('Policy missing expiration.');
+  if (doc.expiration === undefined) throw invalid('Policy missing expiration.');
+  // ISO 8601 in UTC, as S3 takes it (2030-01-01T12:00:00.000Z); Date.parse alone takes far more
+  const exp = typeof doc.expiration === 'string' ? /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$/.exec(doc.expiration) : null;
+  // (a real date and time: Date.parse rolls 02-30 over into March)
+  if (!exp || Number.isNaN(Date.parse(doc.expiration)) || new Date(Date.parse(doc.expiration)).toISOString().slice(0, 10) !== exp[1] || +exp[2] > 23 || +exp[3] > 59 || +exp[4] > 59) {
+    throw invalid(`Invalid 'expiration' value: '${String(doc.expiration)}'`);
+  }
   if (Date.parse(doc.expiration) < now.getTime()) throw new S3Error('AccessDenied', 'Invalid according to Policy: Policy expired.');
   if (!Array.isArray(doc.conditions)) throw invalid('Policy missing conditions.');
   const out: Condition[] = [];
@@ -214,9 +223,11 @@ export async function postObject(ctx: Ctx): Promise<void> {
     for (const c of conds) if (c.op === 'range') range = { min: Math.max(range?.min ?? 0, c.min), max: Math.min(range?.max ?? Infinity, c.max) };
   } else if (ctx.caller) throw new S3Error('InvalidArgument', 'Bucket POST with a signature must contain a policy', { ArgumentName: 'policy' });
 
+  ctx.key = key;                                        // authorized as s3:PutObject on this key (api/s3/access.ts)
   const b = await loadBucket(ctx, 'write');
   const acl = fields.get('acl') ?? 'private';
   if (!CANNED.has(acl)) throw new S3Error('InvalidArgument', undefined, { ArgumentName: 'x-amz-acl', ArgumentValue: acl });
+  if (fields.has('acl')) checkAclWrite(b, acl, objectOwnerFor(ctx, b, acl));   // Object Ownership, Block Public Access
   const headers: Record<string, string> = {};
   let metaSize = 0;
   for (const [k, v] of fields) {
@@ -225,8 +236,10 @@ export async function postObject(ctx: Ctx): Promise<void> {
   if (metaSize > 2048) throw new S3Error('MetadataTooLarge');
   if (!headers['content-type']) headers['content-type'] = file.contentType ?? 'binary/octet-stream';
   const max = Math.min(ctx.opts.maxObjectSize, range?.max ?? Infinity);
+  const tags = formTags(fields);                        // `tagging` (XML) or `x-amz-tagging` (api/s3/tagging.ts)
+  const lock = await lockForCompletion(b.name, null);   // an Object Lock bucket's default retention
   const { row } = await ctx.walrus.putObject({
-    bucket: b.name, key, ownerId: b.accountId, source: form.body(), headers, acl, maxSize: max,
+    bucket: b.name, key, ownerId: objectOwnerFor(ctx, b, acl), source: form.body(), headers, acl, maxSize: max, tags, lock,
     verify: (t) => { if (range && t.size < range.min) throw new S3Error('EntityTooSmall', undefined, { ProposedSize: t.size, MinSizeAllowed: range.min }); },
   }).catch((e) => {
     if (e?.code === 'EntityTooLarge' && range) throw new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: range.max });

@@ -95,8 +95,7 @@ test('ec2_tag and ec2_instance_info with filters', { skip, timeout: 10 * 60_000 
           instance-state-name: running
     - name: find by id and type
       amazon.aws.ec2_instance_info:
-        instance_ids: [${instanceId}]
-        filters: { instance-type: t1.micro }
+        filters: { instance-id: ${instanceId}, instance-type: t1.micro }
     - name: find nothing
       amazon.aws.ec2_instance_info:
         filters: { "tag:Name": "no-such-${tag}" }

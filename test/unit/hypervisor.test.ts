@@ -138,6 +138,7 @@ describe('qemu driver helpers', () => {
     assert.match(opt('-netdev'), /ifname=tap0123abcd,script=no,downscript=no/);
     assert.match(opt('-device'), /mac=d0:0d:01:02:03:04/);
     assert.ok(!a.includes('-no-reboot'));
+    assert.ok(a.includes('-no-shutdown'), "a guest's own poweroff leaves QEMU in the 'shutdown' state (guestWatch.ts)");
     assert.equal(qemuArgs(spec, 'kvm')[qemuArgs(spec, 'kvm').indexOf('-cpu') + 1], 'host');
   });
 

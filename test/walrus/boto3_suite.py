@@ -231,7 +231,7 @@ err(lambda: s3.complete_multipart_upload(Bucket=B, Key='small', UploadId=u2, Mul
 u3 = s3.create_multipart_upload(Bucket=B, Key='pc', ChecksumAlgorithm='SHA256')['UploadId']
 c1 = s3.upload_part_copy(Bucket=B, Key='pc', UploadId=u3, PartNumber=1, CopySource=f'{B}/mp', CopySourceRange=f'bytes=0-{5*MB-1}')
 c2 = s3.upload_part_copy(Bucket=B, Key='pc', UploadId=u3, PartNumber=2, CopySource=f'{B}/ck/CRC32', CopySourceRange='bytes=100-199')
-err(lambda: s3.upload_part_copy(Bucket=B, Key='pc', UploadId=u3, PartNumber=3, CopySource=f'{B}/ck/CRC32', CopySourceRange='bytes=0-999999'), 'InvalidArgument', 400)
+err(lambda: s3.upload_part_copy(Bucket=B, Key='pc', UploadId=u3, PartNumber=3, CopySource=f'{B}/ck/CRC32', CopySourceRange='bytes=0-999999'), 'InvalidRange', 416)
 r = s3.complete_multipart_upload(Bucket=B, Key='pc', UploadId=u3, MultipartUpload={'Parts': [
     {'PartNumber': 1, 'ETag': c1['CopyPartResult']['ETag']}, {'PartNumber': 2, 'ETag': c2['CopyPartResult']['ETag']}]})
 g = s3.get_object(Bucket=B, Key='pc', ChecksumMode='ENABLED'); body = g['Body'].read()

@@ -11,6 +11,8 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { migrate } from '../../db/migrate';
 import { createAccount, lookupCredential } from '../../db/accounts';
 import { createS3App } from '../../api/s3/index';
+import { createHardenedServer, s3Limits } from '../../api/http/hardening';
+import { deferContinue } from '../../api/s3/continue';
 
 export interface Acct { accountId: string; accessKeyId: string; secretAccessKey: string }
 export interface TestS3 { url: string; port: number; dataDir: string; a: Acct; b: Acct; region: string; close(): Promise<void> }
@@ -23,7 +25,10 @@ export async function startTestS3(opts: { maxObjectSize?: number } = {}): Promis
   const region = 'test-1';
   const app = createS3App({ log: pino({ level: 'warn' }), dataDir, lookupCredential, region, ...opts });
   await app.ready;
-  const server = app.listen(0, '127.0.0.1');
+  // the listener's limits as api/s3/main.ts sets them (timeouts, body rate, connections per address)
+  const server = createHardenedServer(app, s3Limits());
+  deferContinue(server);   // as api/s3/main.ts: 100-continue only once the request may send its body
+  server.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const port = (server.address() as AddressInfo).port;
   return {

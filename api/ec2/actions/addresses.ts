@@ -12,10 +12,14 @@ import { dryRunCheck } from '../router';
 import { Ec2Error, ec2Errors } from '../errors';
 import { getString, getBool, getEnum, getList, getFilters } from '../query';
 import { applyFilters } from './filters';
+import { inputFilters, tagSetIfAny, tagsForType } from './tags';
+import { addressFilters, type TaggedAddress } from './resourceFilters';
+import { deleteResourceTags, withAccountTags } from '../../../db/tags';
 import { dbCall } from './securityGroups';
 import { temporal } from '../../operations';
 import { config } from '../../../lib/config';
 import { instanceIdPattern } from '../../../lib/ids';
+import { listInstances } from '../../../db/instances';
 import {
   allocateAddress, allocationIdPattern, associationIdPattern, getAddress, listAddresses,
   type AddressRef, type AddressRow, type DisassociateRef,
@@ -44,8 +48,8 @@ function associationIdParam(v: string | undefined): string | undefined {
 
 /** PublicIp or AllocationId, exactly one. */
 function addressRef(ctx: Ec2Context): AddressRef {
-  const ip = publicIpParam(getString(ctx.params, 'PublicIp'));
-  const alloc = allocationIdParam(getString(ctx.params, 'AllocationId'));
+  const ip = publicIpParam(ctx.input.PublicIp as string | undefined);
+  const alloc = allocationIdParam(ctx.input.AllocationId as string | undefined);
   if (ip && alloc) throw new Ec2Error('InvalidParameterCombination', 'You may specify either a public IP address or an allocation ID, not both.');
   if (alloc) return { allocationId: alloc };
   if (ip) return { publicIp: ip };
@@ -76,7 +80,7 @@ async function runOperation<A extends any[], R>(workflow: (...a: A) => Promise<R
   }
 }
 
-function addressItem(a: AddressRow, region: string) {
+function addressItem(a: TaggedAddress, region: string) {
   return {
     instanceId: a.instanceId ?? undefined,
     publicIp: a.publicIp,
@@ -85,7 +89,7 @@ function addressItem(a: AddressRow, region: string) {
     domain: a.domain,
     networkInterfaceId: undefined,
     privateIpAddress: a.privateIp ?? undefined,
-    tagSet: [],
+    tagSet: tagSetIfAny(a.tags),
     publicIpv4Pool: 'amazon',
     networkBorderGroup: region,
   };
@@ -94,15 +98,15 @@ function addressItem(a: AddressRow, region: string) {
 // ---------------------------------------------------------------- actions
 
 export async function AllocateAddress(ctx: Ec2Context) {
-  const p = ctx.params;
-  const domain = getEnum(p, 'Domain', ['standard', 'vpc'] as const) ?? 'standard';
-  const address = publicIpParam(getString(p, 'Address'), 'Address');
-  const pool = getString(p, 'PublicIpv4Pool');
+  const domain = (ctx.input.Domain as 'standard' | 'vpc' | undefined) ?? 'standard';   // the model's enum
+  const address = publicIpParam(ctx.input.Address as string | undefined, 'Address');
+  const pool = ctx.input.PublicIpv4Pool as string | undefined;
   if (pool && pool !== 'amazon') throw new Ec2Error('InvalidParameterValue', `Invalid value '${pool}' for PublicIpv4Pool.`);
-  const nbg = getString(p, 'NetworkBorderGroup');
+  const nbg = ctx.input.NetworkBorderGroup as string | undefined;
   if (nbg && nbg !== config.region) throw new Ec2Error('InvalidParameterValue', `Invalid value '${nbg}' for NetworkBorderGroup.`);
+  const tags = tagsForType(ctx.input, 'elastic-ip');
   dryRunCheck(ctx);
-  const a = await dbCall(allocateAddress(ctx.accountId, { domain, address }));
+  const a = await dbCall(allocateAddress(ctx.accountId, { domain, address, tags }));
   return { publicIp: a.publicIp, domain: a.domain, allocationId: a.allocationId, publicIpv4Pool: 'amazon', networkBorderGroup: config.region };
 }
 
@@ -116,7 +120,12 @@ export async function AssociateAddress(ctx: Ec2Context) {
   const privateIp = publicIpParam(getString(p, 'PrivateIpAddress'), 'PrivateIpAddress');
   const allowReassociation = getBool(p, 'AllowReassociation');
   // DryRun checks the address is the caller's before answering.
-  if (ctx.dryRun) { await dbCall(getAddress(ctx.accountId, ref)); dryRunCheck(ctx); }
+  if (ctx.dryRun) {
+    await dbCall(getAddress(ctx.accountId, ref));
+    const [own] = await listInstances(ctx.accountId, [instanceId]);
+    if (!own || own.state === 'terminated') throw ec2Errors.instanceNotFound(instanceId);
+    dryRunCheck(ctx);
+  }
   const r = await runOperation(associateAddress, [{ accountId: ctx.accountId, ref, instanceId, privateIp, allowReassociation }], ctx, 'AssociateAddress', instanceId);
   return { return: true, associationId: r.associationId };
 }
@@ -135,32 +144,28 @@ export async function DisassociateAddress(ctx: Ec2Context) {
 
 export async function ReleaseAddress(ctx: Ec2Context) {
   const ref = addressRef(ctx);
-  if (ctx.dryRun) { await dbCall(getAddress(ctx.accountId, ref)); dryRunCheck(ctx); }
+  const nbg = ctx.input.NetworkBorderGroup as string | undefined;
+  if (nbg && nbg !== config.region) throw new Ec2Error('InvalidParameterValue', `Invalid value '${nbg}' for NetworkBorderGroup.`);
+  const a = await dbCall(getAddress(ctx.accountId, ref));   // the caller's (the DryRun answer too), and its allocation id
+  dryRunCheck(ctx);
   await runOperation(releaseAddress, [{ accountId: ctx.accountId, ref }], ctx, 'ReleaseAddress');
+  // Gone for good only once the workflow is over (a CC that fails puts the address back, tags and all).
+  await deleteResourceTags([a.allocationId]);
   return { return: true };
 }
 
 export async function DescribeAddresses(ctx: Ec2Context) {
-  const p = ctx.params;
-  const ips = [...new Set(getList(p, 'PublicIp'))].map((v) => publicIpParam(v)!);
-  const allocs = [...new Set(getList(p, 'AllocationId'))].map((v) => allocationIdParam(v)!);
-  const filters = getFilters(p);
-  dryRunCheck(ctx);
+  const ips = [...new Set((ctx.input.PublicIps ?? []) as string[])].map((v) => publicIpParam(v)!);
+  const allocs = [...new Set((ctx.input.AllocationIds ?? []) as string[])].map((v) => allocationIdParam(v)!);
+  const filters = inputFilters(ctx.input);
   let rows = await listAddresses(ctx.accountId);
   const missingIp = ips.find((ip) => !rows.some((r) => r.publicIp === ip));
   if (missingIp) throw new Ec2Error('InvalidAddress.NotFound', `Address '${missingIp}' not found.`);
   const missingAlloc = allocs.find((id) => !rows.some((r) => r.allocationId === id));
   if (missingAlloc) throw new Ec2Error('InvalidAllocationID.NotFound', `The allocation ID '${missingAlloc}' does not exist`);
+  dryRunCheck(ctx);
   if (ips.length || allocs.length) rows = rows.filter((r) => ips.includes(r.publicIp) || allocs.includes(r.allocationId));
-  const items = applyFilters(rows.map((r) => ({ ...r, tags: [] as { key: string; value: string }[] })), filters, {
-    'public-ip': (r) => r.publicIp,
-    'allocation-id': (r) => r.allocationId,
-    'association-id': (r) => r.associationId,
-    'instance-id': (r) => r.instanceId,
-    'private-ip-address': (r) => r.privateIp,
-    domain: (r) => r.domain,
-    'network-border-group': () => config.region,
-    'public-ipv4-pool': () => 'amazon',
-  });
+  const tagged = await withAccountTags(ctx.accountId, rows as TaggedAddress[], (r) => r.allocationId);
+  const items = applyFilters(tagged, filters, addressFilters(config.region));
   return { addressesSet: items.map((a) => addressItem(a, config.region)) };
 }

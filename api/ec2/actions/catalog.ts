@@ -5,13 +5,17 @@ import { dryRunCheck } from '../router';
 import { Ec2Error, ec2Errors } from '../errors';
 import { getList, getFilters, getBool, getInt, getString } from '../query';
 import { applyFilters, paginate } from './filters';
+import { inputFilters, maxResultsOf, tagSetIfAny } from './tags';
+import { imageFilters, type TaggedImage } from './resourceFilters';
+import { withAccountTags } from '../../../db/tags';
+import { instanceTypeInfo, instanceTypeFilters } from './instanceTypeInfo';
 import { listVisibleImages, listZones, listInstanceTypes, type ImageRow } from '../../../db/catalog';
 import { nodeCapacities, listNodes } from '../../../db/nodes';
 import { getPool } from '../../../db/pool';
 import { config } from '../../../lib/config';
 import { imageIdPattern } from '../../../lib/ids';
 
-function imageItem(i: ImageRow) {
+function imageItem(i: TaggedImage) {
   return {
     imageId: i.id, imageLocation: i.imageLocation ?? `${i.accountId}/${i.name}`, imageState: i.state, imageOwnerId: i.accountId,
     creationDate: i.createdAt, isPublic: i.isPublic, architecture: i.architecture, imageType: i.imageType,
@@ -19,22 +23,28 @@ function imageItem(i: ImageRow) {
     name: i.name, description: i.description ?? undefined, rootDeviceType: 'instance-store', rootDeviceName: i.rootDeviceName ?? undefined,
     virtualizationType: 'hvm', hypervisor: 'xen',
     blockDeviceMapping: i.rootDeviceName ? [{ deviceName: i.rootDeviceName, virtualName: 'ami' }] : [],
+    tagSet: tagSetIfAny(i.tags),   // the caller's own tags (an image shared with it may carry its owner's too: not shown)
   };
 }
 
 export async function DescribeImages(ctx: Ec2Context) {
-  const ids = getList(ctx.params, 'ImageId');
+  const ids = (ctx.input.ImageIds ?? []) as string[];
   for (const id of ids) if (!imageIdPattern.test(id)) throw ec2Errors.amiMalformed(id);
-  const owners = getList(ctx.params, 'Owner');
-  const executableBy = getList(ctx.params, 'ExecutableBy');
-  const filters = getFilters(ctx.params);
-  dryRunCheck(ctx);
+  const owners = (ctx.input.Owners ?? []) as string[];
+  const executableBy = (ctx.input.ExecutableUsers ?? []) as string[];
+  const filters = inputFilters(ctx.input);
+  const maxResults = maxResultsOf(ctx.input, 1, 1000);
+  const nextToken = ctx.input.NextToken as string | undefined;
+  if (maxResults !== undefined && ids.length) {
+    throw new Ec2Error('InvalidParameterCombination', 'The parameter ImageIds cannot be used with the parameter MaxResults');
+  }
   let images = await listVisibleImages(ctx.accountId);
   if (ids.length) {
     const missing = ids.filter((id) => !images.some((i) => i.id === id));
     if (missing.length) throw ec2Errors.amiNotFound(missing.join(', '));
     images = images.filter((i) => ids.includes(i.id));
   }
+  dryRunCheck(ctx);
   if (owners.length) images = images.filter((i) => owners.some((o) => (o === 'self' ? i.accountId === ctx.accountId : i.accountId === o)));
   if (executableBy.length) {
     // explicit launch permissions (ModifyImageAttribute UserId) of the images in view
@@ -47,14 +57,9 @@ export async function DescribeImages(ctx: Ec2Context) {
     images = images.filter((i) => executableBy.some((e) => e === 'all' ? i.isPublic
       : (e === 'self' || e === ctx.accountId) ? (i.isPublic || canLaunch(i, ctx.accountId)) : canLaunch(i, e)));
   }
-  images = applyFilters(images as (ImageRow & { tags?: [] })[], filters, {
-    'kernel-id': (i) => i.kernelId ?? undefined, 'ramdisk-id': (i) => i.ramdiskId ?? undefined,
-    'manifest-location': (i) => i.imageLocation ?? undefined, 'root-device-name': (i) => i.rootDeviceName ?? undefined,
-    'image-id': (i) => i.id, name: (i) => i.name, state: (i) => i.state, 'owner-id': (i) => i.accountId,
-    'is-public': (i) => String(i.isPublic), 'image-type': (i) => i.imageType, architecture: (i) => i.architecture,
-    description: (i) => i.description, 'root-device-type': () => 'instance-store', 'virtualization-type': () => 'hvm',
-  });
-  return { imagesSet: images.map(imageItem) };
+  const tagged = await withAccountTags(ctx.accountId, images as TaggedImage[], (i) => i.id);
+  const { page, nextToken: next } = paginate(applyFilters(tagged, filters, imageFilters), maxResults, nextToken);
+  return { imagesSet: page.map(imageItem), nextToken: next };
 }
 
 const pad = (n: number, w: number) => String(n).padStart(w, '0');
@@ -108,33 +113,17 @@ export async function DescribeRegions(ctx: Ec2Context) {
 }
 
 export async function DescribeInstanceTypes(ctx: Ec2Context) {
-  const wanted = getList(ctx.params, 'InstanceType');
-  const filters = getFilters(ctx.params);
-  const maxResults = getInt(ctx.params, 'MaxResults', { min: 5, max: 100 });
-  const nextToken = getString(ctx.params, 'NextToken');
-  dryRunCheck(ctx);
+  const wanted = (ctx.input.InstanceTypes ?? []) as string[];
+  const filters = inputFilters(ctx.input);
+  const maxResults = maxResultsOf(ctx.input, 5, 100);
+  const nextToken = ctx.input.NextToken as string | undefined;
   const types = await listInstanceTypes();
-  for (const w of wanted) if (!types.some((t) => t.name === w)) throw new Ec2Error('InvalidInstanceType', `The following supplied instance types do not exist: [${w}]`);
-  const list = applyFilters(types.filter((t) => !wanted.length || wanted.includes(t.name)) as any[], filters, {
-    'instance-type': (t: any) => t.name, 'vcpu-info.default-vcpus': (t: any) => String(t.vcpus),
-    'memory-info.size-in-mib': (t: any) => String(t.memoryMiB), 'current-generation': () => 'true',
-  });
+  const unknown = wanted.filter((w) => !types.some((t) => t.name === w));
+  if (unknown.length) throw new Ec2Error('InvalidInstanceType', `The following supplied instance types do not exist: [${unknown.join(', ')}]`);
+  dryRunCheck(ctx);
+  const list = applyFilters(types.filter((t) => !wanted.length || wanted.includes(t.name)), filters, instanceTypeFilters);
   const { page, nextToken: next } = paginate(list, maxResults, nextToken);
-  return {
-    instanceTypeSet: page.map((t: any) => ({
-      instanceType: t.name, currentGeneration: true, freeTierEligible: false,
-      supportedUsageClasses: ['on-demand'], supportedRootDeviceTypes: ['instance-store'], supportedVirtualizationTypes: ['hvm'],
-      bareMetal: false, hypervisor: 'xen', processorInfo: { supportedArchitectures: ['x86_64'] },
-      vCpuInfo: { defaultVCpus: t.vcpus, defaultCores: t.vcpus, defaultThreadsPerCore: 1 },
-      memoryInfo: { sizeInMiB: t.memoryMiB },
-      instanceStorageSupported: true, instanceStorageInfo: { totalSizeInGB: t.diskGiB, disks: [{ sizeInGB: t.diskGiB, count: 1, type: 'hdd' }] },
-      ebsInfo: { ebsOptimizedSupport: 'unsupported', encryptionSupport: 'unsupported' },
-      networkInfo: { networkPerformance: 'Moderate', maximumNetworkInterfaces: 1, ipv4AddressesPerInterface: 1, ipv6Supported: false },
-      placementGroupInfo: { supportedStrategies: [] }, hibernationSupported: false, burstablePerformanceSupported: false,
-      dedicatedHostsSupported: false, autoRecoverySupported: false,
-    })),
-    nextToken: next,
-  };
+  return { instanceTypeSet: page.map(instanceTypeInfo), nextToken: next };
 }
 
 export async function DescribeAccountAttributes(ctx: Ec2Context) {
@@ -144,7 +133,7 @@ export async function DescribeAccountAttributes(ctx: Ec2Context) {
     'supported-platforms': ['EC2'], 'default-vpc': ['none'], 'max-instances': ['20'],
     'vpc-max-security-groups-per-interface': ['5'], 'max-elastic-ips': ['5'], 'vpc-max-elastic-ips': ['5'],
   };
-  for (const n of names) if (!all[n]) throw new Ec2Error('InvalidParameterValue', `Invalid attribute name: ${n}`);
+  for (const n of names) if (!Object.hasOwn(all, n)) throw new Ec2Error('InvalidParameterValue', `Invalid attribute name: ${n}`);
   return {
     accountAttributeSet: Object.entries(all).filter(([k]) => !names.length || names.includes(k))
       .map(([k, v]) => ({ attributeName: k, attributeValueSet: v.map((x) => ({ attributeValue: x })) })),

@@ -1,28 +1,61 @@
 // EC2 filters: Filter.N.Name with values (OR within a filter, AND across
-// filters), `*` and `?` wildcards, tag:KEY and tag-key.
+// filters), `*` and `?` wildcards (lib/wildcard.ts: linear, no regex), tag:KEY
+// and tag-key. AWS's limits: 50 filters a call, 200 values a filter, 255
+// characters a value.
 import { Ec2Error } from '../errors';
 import type { Filter } from '../query';
+import { compileWildcard } from '../../../lib/wildcard';
 
 export type FieldGetter<T> = (item: T) => string | string[] | undefined | null;
 
-function wildcard(pattern: string): RegExp {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`, 's');
+export const MAX_FILTERS = 50;
+export const MAX_FILTER_VALUES = 200;
+export const MAX_FILTER_VALUE_LENGTH = 255;
+
+/** AWS's limits on the filters of one call: FilterLimitExceeded (400), InvalidParameterValue. */
+export function checkFilterLimits(filters: Filter[]): void {
+  if (filters.length > MAX_FILTERS) {
+    throw new Ec2Error('FilterLimitExceeded', `The maximum number of filters specified on a single call is ${MAX_FILTERS}`, 400);
+  }
+  for (const f of filters) {
+    if (f.values.length > MAX_FILTER_VALUES) {
+      throw new Ec2Error('FilterLimitExceeded', `The maximum number of filter values specified on a single call is ${MAX_FILTER_VALUES}`, 400);
+    }
+    for (const v of f.values) {
+      if (v.length > MAX_FILTER_VALUE_LENGTH) {
+        throw new Ec2Error('InvalidParameterValue',
+          `The filter value for '${f.name}' is invalid: a filter value must be at most ${MAX_FILTER_VALUE_LENGTH} characters long`);
+      }
+    }
+  }
+}
+
+/**
+ * The getter of a filter name: an own entry of `fields` (never one inherited
+ * from Object.prototype: a filter named `constructor` or `__proto__` is just an
+ * unknown filter), or one of the tag filters.
+ */
+function getterOf<T extends { tags?: { key: string; value: string }[] }>(
+  fields: Record<string, FieldGetter<T>>, name: string,
+): FieldGetter<T> | undefined {
+  if (Object.hasOwn(fields, name)) return fields[name];
+  if (name.startsWith('tag:')) {
+    const key = name.slice(4);
+    return (i) => (i.tags ?? []).filter((t) => t.key === key).map((t) => t.value);
+  }
+  if (name === 'tag-key') return (i) => (i.tags ?? []).map((t) => t.key);
+  if (name === 'tag-value') return (i) => (i.tags ?? []).map((t) => t.value);
+  return undefined;
 }
 
 export function applyFilters<T extends { tags?: { key: string; value: string }[] }>(
   items: T[], filters: Filter[], fields: Record<string, FieldGetter<T>>,
 ): T[] {
+  checkFilterLimits(filters);
   const tests = filters.map((f) => {
-    let get: FieldGetter<T> | undefined = fields[f.name];
-    if (!get && f.name.startsWith('tag:')) {
-      const key = f.name.slice(4);
-      get = (i) => (i.tags ?? []).filter((t) => t.key === key).map((t) => t.value);
-    } else if (!get && f.name === 'tag-key') get = (i) => (i.tags ?? []).map((t) => t.key);
-    else if (!get && f.name === 'tag-value') get = (i) => (i.tags ?? []).map((t) => t.value);
-    if (!get) throw new Ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
-    const patterns = f.values.map(wildcard);
-    const getter = get;
+    const getter = getterOf(fields, f.name);
+    if (typeof getter !== 'function') throw new Ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
+    const patterns = f.values.map(compileWildcard);
     return (item: T) => {
       const v = getter(item);
       const values = v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];

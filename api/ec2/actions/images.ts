@@ -12,8 +12,11 @@ import type { Ec2Context } from '../router';
 import { dryRunCheck } from '../router';
 import { Ec2Error, ec2Errors } from '../errors';
 import { getList, getString, getStructList } from '../query';
+import { tagsForType } from './tags';
+import type { InputObject } from '../../model/queryInput';
 import { getImage, registerImage, findImageByName, getVisibleImage, launchPermissions, type ImageRow } from '../../../db/catalog';
-import { getPool } from '../../../db/pool';
+import { getPool, inTransaction } from '../../../db/pool';
+import { deleteResourceTags, saveTags } from '../../../db/tags';
 import * as wdb from '../../../db/walrus';
 import { openObjectStream } from '../../../walrus/objects';
 import { canRead } from '../../s3/context';
@@ -98,24 +101,32 @@ async function partImage(ctx: Ec2Context, id: string, type: 'kernel' | 'ramdisk'
 
 const newId = (prefix: 'emi' | 'eki' | 'eri') => `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
 
+/** An image's tags from RegisterImage's TagSpecifications, saved once it is registered. */
+async function tagImage(accountId: string, id: string, tags: { key: string; value: string }[]): Promise<void> {
+  if (tags.length) await saveTags(getPool(), accountId, id, 'image', tags);
+}
+
 export async function RegisterImage(ctx: Ec2Context) {
-  const location = getString(ctx.params, 'ImageLocation');
-  let name = getString(ctx.params, 'Name');
-  const description = getString(ctx.params, 'Description') ?? null;
+  const input = ctx.input;
+  const location = input.ImageLocation as string | undefined;
+  let name = input.Name as string | undefined;
+  const description = (input.Description as string | undefined) ?? null;
   if (description !== null && description.length > 255) throw ec2Errors.invalidValue('Description', description.slice(0, 20) + '...', 'At most 255 characters.');
-  const archParam = getString(ctx.params, 'Architecture');
+  const archParam = input.Architecture as string | undefined;
   const architecture = archParam ?? 'x86_64';
   if (!['x86_64', 'i386'].includes(architecture)) throw ec2Errors.invalidValue('Architecture', architecture);
-  const kernelParam = getString(ctx.params, 'KernelId');
-  const ramdiskParam = getString(ctx.params, 'RamdiskId');
-  const rootDeviceName = getString(ctx.params, 'RootDeviceName') ?? null;
-  const virt = getString(ctx.params, 'VirtualizationType');
+  const kernelParam = input.KernelId as string | undefined;
+  const ramdiskParam = input.RamdiskId as string | undefined;
+  const rootDeviceName = (input.RootDeviceName as string | undefined) ?? null;
+  const virt = input.VirtualizationType as string | undefined;
   if (virt && !['hvm', 'paravirtual'].includes(virt)) throw ec2Errors.invalidValue('VirtualizationType', virt);
-  const bdm = getStructList(ctx.params, 'BlockDeviceMapping');
-  if (bdm.some((m) => (m as any).Ebs)) throw new Ec2Error('InvalidParameterValue', 'EBS-backed images are not supported by this cloud: register an object (ImageLocation) instead');
+  const bdm = (input.BlockDeviceMappings ?? []) as InputObject[];
+  if (bdm.some((m) => m.Ebs !== undefined)) throw new Ec2Error('InvalidParameterValue', 'EBS-backed images are not supported by this cloud: register an object (ImageLocation) instead');
   const asKernel = kernelParam?.toLowerCase() === 'true';
   const asRamdisk = ramdiskParam?.toLowerCase() === 'true';
   if (asKernel && asRamdisk) throw new Ec2Error('InvalidParameterCombination', 'An image cannot be both a kernel and a ramdisk');
+  // the image itself is the one thing registered here (instance store: no snapshots)
+  const tags = tagsForType(input, 'image');
 
   // A bundle manifest (euca-bundle-image + euca-upload-bundle).
   if (location && isManifestLocation(location)) {
@@ -139,6 +150,7 @@ export async function RegisterImage(ctx: Ec2Context) {
         return id;
       },
     });
+    await tagImage(ctx.accountId, id, tags);
     return { imageId: id };
   }
 
@@ -154,6 +166,7 @@ export async function RegisterImage(ctx: Ec2Context) {
       architecture, isPublic: false, imageLocation: `${obj.bucket}/${obj.key}`, objectBucket: obj.bucket, objectKey: obj.key,
       sizeBytes: obj.size, sha256: obj.sha256, diskFormat: null,
     });
+    await tagImage(ctx.accountId, id, tags);
     return { imageId: id };
   }
 
@@ -171,14 +184,18 @@ export async function RegisterImage(ctx: Ec2Context) {
     architecture, isPublic: false, kernelId: kernel.id, ramdiskId: ramdisk.id, rootDeviceName: rootDeviceName ?? (disk ? '/dev/vda' : null),
     ...(disk ? { imageLocation: `${disk.bucket}/${disk.key}`, objectBucket: disk.bucket, objectKey: disk.key, sizeBytes: disk.size, sha256: disk.sha256, diskFormat: disk.format } : {}),
   });
+  await tagImage(ctx.accountId, id, tags);
   return { imageId: id };
 }
 
 export async function DeregisterImage(ctx: Ec2Context) {
-  const img = await ownImage(ctx, getString(ctx.params, 'ImageId'));
+  const img = await ownImage(ctx, ctx.input.ImageId as string | undefined);
   dryRunCheck(ctx);
-  await getPool().query(`UPDATE images SET state = 'deregistered', is_public = FALSE WHERE id = ?`, [img.id]);
-  await getPool().query('DELETE FROM image_launch_permissions WHERE image_id = ?', [img.id]);
+  await inTransaction(async (conn) => {
+    await conn.query(`UPDATE images SET state = 'deregistered', is_public = FALSE WHERE id = ?`, [img.id]);
+    await conn.query('DELETE FROM image_launch_permissions WHERE image_id = ?', [img.id]);
+    await deleteResourceTags([img.id], conn);   // every account's tags of it: the image is gone for all
+  });
   return { return: true };
 }
 

@@ -5,14 +5,27 @@ export function instanceState(state: string) {
   return { code: stateCodes[state] ?? 0, name: state };
 }
 
+/**
+ * The private DNS name EC2 gives an instance (ip-10-1-2-3.<region>.compute.internal);
+ * '' once it has no private address (terminated), as EC2 answers an empty name.
+ */
+export function privateDnsName(i: InstanceRow, region: string): string {
+  return i.privateIp && i.state !== 'terminated' ? `ip-${i.privateIp.replace(/\./g, '-')}.${region}.compute.internal` : '';
+}
+
+/** The public DNS name of an instance with a public address (euca-100-64-1-2....); '' without one (stopped, terminated). */
+export function publicDnsName(i: InstanceRow, region: string): string {
+  return i.publicIp ? `euca-${i.publicIp.replace(/\./g, '-')}.${region}.compute.amazonaws.com` : '';
+}
+
 export function instanceItem(i: InstanceRow, region: string) {
-  const privateDns = i.privateIp ? `ip-${i.privateIp.replace(/\./g, '-')}.${region}.compute.internal` : '';
   return {
     instanceId: i.id,
     imageId: i.imageId,
     instanceState: instanceState(i.state),
-    privateDnsName: i.state === 'terminated' ? '' : privateDns,
-    dnsName: i.publicIp ? `euca-${i.publicIp.replace(/\./g, '-')}.${region}.compute.amazonaws.com` : '',
+    // always present, '' when there is none, as EC2 answers them
+    privateDnsName: privateDnsName(i, region),
+    dnsName: publicDnsName(i, region),
     reason: i.stateTransitionReason ?? '',
     keyName: i.keyName ?? undefined,
     amiLaunchIndex: i.launchIndex,
@@ -20,7 +33,7 @@ export function instanceItem(i: InstanceRow, region: string) {
     instanceType: i.instanceType,
     launchTime: i.launchedAt,
     placement: { availabilityZone: i.zone, groupName: '', tenancy: 'default' },
-    monitoring: { state: 'disabled' },
+    monitoring: { state: i.monitoring },
     privateIpAddress: i.state === 'terminated' ? undefined : i.privateIp ?? undefined,
     ipAddress: i.publicIp ?? undefined,
     groupSet: i.groups.map((g) => ({ groupId: g.id, groupName: g.name })),

@@ -4,10 +4,14 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@te
 import type { Ec2Context } from '../router';
 import { dryRunCheck } from '../router';
 import { Ec2Error, ec2Errors } from '../errors';
-import { getString, getInt, getBool, getList, getFilters, getTagSpecifications, required } from '../query';
+import { getString, getInt, getBool, getList, getFilters, required } from '../query';
 import { applyFilters, paginate } from './filters';
+import { inputFilters, maxResultsOf, tagsForType } from './tags';
+import { instanceFilters } from './resourceFilters';
 import { instanceItem, instanceState, reservationItems } from './instanceXml';
 import { listInstances, findReservationByToken, type InstanceRow } from '../../../db/instances';
+import { getImage, type ImageRow } from '../../../db/catalog';
+import { TERMINATED_VISIBLE_MS } from '../../../db/tags';
 import { getKeyPair } from '../../../db/keyPairs';
 import { config } from '../../../lib/config';
 import { instanceIdPattern, imageIdPattern } from '../../../lib/ids';
@@ -22,7 +26,7 @@ import { acceptedUpdate } from '../../../workflows/lib/accepted';
 import { resolveRunInstancesGroups } from './securityGroups';
 import type { RunInstancesInput, StateChange, TagInput } from '../../../workflows/types';
 
-const TERMINATED_VISIBLE_MS = 60 * 60 * 1000;   // AWS keeps terminated instances visible for about an hour
+// AWS keeps terminated instances visible for about an hour (TERMINATED_VISIBLE_MS, db/tags.ts: their tags stay as long).
 
 function paramsHash(params: Record<string, string>): string {
   const ignore = /^(Action|Version|ClientToken|DryRun|X-Amz-.*|AWSAccessKeyId|Signature.*|Timestamp|Expires)$/;
@@ -31,7 +35,7 @@ function paramsHash(params: Record<string, string>): string {
 }
 
 function instanceIds(ctx: Ec2Context, requiredList: boolean): string[] {
-  const ids = getList(ctx.params, 'InstanceId');
+  const ids = (ctx.input.InstanceIds ?? []) as string[];   // the model's InstanceId.N of every instance action
   if (requiredList && ids.length === 0) throw ec2Errors.missingParameter('InstanceId');
   for (const id of ids) if (!instanceIdPattern.test(id)) throw ec2Errors.instanceMalformed(id);
   return [...new Set(ids)];
@@ -65,25 +69,21 @@ export async function RunInstances(ctx: Ec2Context) {
     if (!/^[A-Za-z0-9+/=\s]*$/.test(userData)) throw new Ec2Error('InvalidParameterValue', 'Invalid BASE64 encoding of user data.');
     if (Buffer.from(userData, 'base64').length > 16 * 1024) throw new Ec2Error('InvalidParameterValue', 'User data is limited to 16384 bytes');
   }
-  const tags: TagInput[] = [];
-  for (const spec of getTagSpecifications(p)) {
-    if (!spec.resourceType) throw ec2Errors.missingParameter('TagSpecification.N.ResourceType');
-    if (!['instance', 'volume', 'network-interface'].includes(spec.resourceType)) {
-      throw new Ec2Error('InvalidParameterValue', `'${spec.resourceType}' is not a valid taggable resource type for this operation.`);
-    }
-    for (const t of spec.tags) {
-      if (t.key.length > 128 || t.value.length > 256 || t.key.startsWith('aws:')) throw new Ec2Error('InvalidParameterValue', `Tag key '${t.key}' or its value is not valid`);
-      tags.push({ resourceType: spec.resourceType, key: t.key, value: t.value });
-    }
-  }
+  // Instances are the one resource a launch makes here (instance store: no volumes; EC2-Classic: no interfaces).
+  const tags: TagInput[] = tagsForType(ctx.input, 'instance').map((t) => ({ resourceType: 'instance', ...t }));
   const keyName = getString(p, 'KeyName');
   if (keyName !== undefined && !(await getKeyPair(ctx.accountId, keyName))) throw new Ec2Error('InvalidKeyPair.NotFound', `The key pair '${keyName}' does not exist`);
   const groups = await resolveRunInstancesGroups(ctx.accountId, p);
+  // Instance attributes set at launch (the model checked the types and the stop|terminate enum).
+  const disableApiTermination = ctx.input.DisableApiTermination === true;
+  const shutdownBehavior = ctx.input.InstanceInitiatedShutdownBehavior as RunInstancesInput['shutdownBehavior'];
+  const monitoring = (ctx.input.Monitoring as { Enabled?: boolean } | undefined)?.Enabled === true;
   dryRunCheck(ctx);
 
   const input: RunInstancesInput = {
     accountId: ctx.accountId, requestId: ctx.requestId, clientToken, paramsHash: paramsHash(p), imageId, instanceType,
     minCount, maxCount, zone, userData, keyName: getString(p, 'KeyName'), tags, securityGroupIds: groups.map((g) => g.id),
+    disableApiTermination, shutdownBehavior, monitoring,
   };
   const workflowId = clientToken ? `RunInstances-${ctx.accountId}-${clientToken}` : `RunInstances-${ctx.requestId}`;
   let reservationId: string;
@@ -108,42 +108,35 @@ export async function RunInstances(ctx: Ec2Context) {
   return { ...res, requesterId: undefined };
 }
 
-const instanceFilters: Record<string, (i: InstanceRow) => string | string[] | undefined | null> = {
-  'instance-state-name': (i) => i.state,
-  'instance-state-code': (i) => String(instanceState(i.state).code),
-  'instance-id': (i) => i.id,
-  'availability-zone': (i) => i.zone,
-  'instance-type': (i) => i.instanceType,
-  'image-id': (i) => i.imageId,
-  'private-ip-address': (i) => (i.state === 'terminated' ? null : i.privateIp),
-  'reservation-id': (i) => i.reservationId,
-  'key-name': (i) => i.keyName,
-  'launch-index': (i) => String(i.launchIndex),
-  'owner-id': (i) => i.accountId,
-  'client-token': (i) => i.clientToken,
-  'architecture': () => 'x86_64',
-  'root-device-type': () => 'instance-store',
-};
+
+/** The images of these instances by id, whatever their state now (an instance keeps what it booted). */
+async function imagesOf(rows: InstanceRow[]): Promise<Map<string, ImageRow>> {
+  const ids = [...new Set(rows.map((r) => r.imageId))];
+  const found = await Promise.all(ids.map((id) => getImage(id)));
+  return new Map(found.filter((i): i is ImageRow => !!i).map((i) => [i.id, i]));
+}
 
 export async function DescribeInstances(ctx: Ec2Context) {
   const ids = instanceIds(ctx, false);
-  const maxResults = getInt(ctx.params, 'MaxResults', { min: 5, max: 1000 });
-  const nextToken = getString(ctx.params, 'NextToken');
+  const maxResults = maxResultsOf(ctx.input, 5, 1000);
+  const nextToken = ctx.input.NextToken as string | undefined;
   if (maxResults !== undefined && ids.length) {
     throw new Ec2Error('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
   }
-  const filters = getFilters(ctx.params);
-  dryRunCheck(ctx);
+  const filters = inputFilters(ctx.input);
   const rows = ids.length ? await ownInstances(ctx.accountId, ids) : (await listInstances(ctx.accountId)).filter(visible);
-  const { page, nextToken: next } = paginate(applyFilters(rows, filters, instanceFilters), maxResults, nextToken);
+  dryRunCheck(ctx);
+  const fields = instanceFilters(filters.length ? await imagesOf(rows) : new Map(), config.region);
+  const { page, nextToken: next } = paginate(applyFilters(rows, filters, fields), maxResults, nextToken);
   return { reservationSet: reservationItems(page, config.region), nextToken: next };
 }
 
 /** Runs one workflow per instance (ids from the caller's own instances) and collects the state changes. */
-async function perInstance(ctx: Ec2Context, operation: string, run: (i: InstanceRow) => Promise<StateChange>) {
+async function perInstance(ctx: Ec2Context, operation: string, run: (i: InstanceRow) => Promise<StateChange>, check?: (rows: InstanceRow[]) => void) {
   const ids = instanceIds(ctx, true);
-  dryRunCheck(ctx);
   const rows = await ownInstances(ctx.accountId, ids);
+  check?.(rows);      // refusals that depend on the instances (before DryRun too)
+  dryRunCheck(ctx);   // after the ownership check: DryRun answers as the real call would
   const byId = new Map(rows.map((r) => [r.id, r]));
   const results = await Promise.allSettled(ids.map((id) => run(byId.get(id)!)));
   const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
@@ -161,7 +154,14 @@ export async function TerminateInstances(ctx: Ec2Context) {
   return perInstance(ctx, 'TerminateInstances', (i) => startWithUpdate(terminateInstance, acceptedUpdate, [], {
     workflowId: `terminate-${i.id}`, args: [{ instanceId: i.id, accountId: ctx.accountId }],
     operation: 'TerminateInstances', accountId: ctx.accountId, instanceId: i.id, zone: i.zone,
-  }));
+  }), (rows) => {
+    // DisableApiTermination: the whole call is refused, nothing is terminated.
+    const locked = rows.find((i) => i.disableApiTermination && i.state !== 'terminated');
+    if (locked) {
+      throw new Ec2Error('OperationNotPermitted',
+        `The instance '${locked.id}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`);
+    }
+  });
 }
 
 export async function StopInstances(ctx: Ec2Context) {
@@ -181,11 +181,11 @@ export async function StartInstances(ctx: Ec2Context) {
 
 export async function RebootInstances(ctx: Ec2Context) {
   const ids = instanceIds(ctx, true);
-  dryRunCheck(ctx);
   const rows = await ownInstances(ctx.accountId, ids);
   for (const i of rows) {
     if (i.state === 'terminated') throw new Ec2Error('IncorrectInstanceState', `The instance '${i.id}' is not in a state from which it can be rebooted.`);
   }
+  dryRunCheck(ctx);
   // AWS queues the reboot and answers at once.
   await Promise.all(rows.map((i) => temporal().workflow.start(rebootInstance, {
     taskQueue: 'clc', workflowId: `reboot-${i.id}-${ctx.requestId}`, args: [{ instanceId: i.id, accountId: ctx.accountId }],
@@ -198,8 +198,8 @@ export async function GetConsoleOutput(ctx: Ec2Context) {
   const id = required(ctx.params, 'InstanceId');
   if (!instanceIdPattern.test(id)) throw ec2Errors.instanceMalformed(id);
   getBool(ctx.params, 'Latest');
-  dryRunCheck(ctx);
   const [i] = await ownInstances(ctx.accountId, [id]);
+  dryRunCheck(ctx);
   const output = await temporal().workflow.execute(getConsoleOutput, {
     taskQueue: 'clc', workflowId: `console-${i.id}-${ctx.requestId}`, args: [i.id],
     searchAttributes: { InstanceId: [i.id], AccountId: [ctx.accountId], Operation: ['GetConsoleOutput'] },
@@ -209,27 +209,36 @@ export async function GetConsoleOutput(ctx: Ec2Context) {
 
 export async function DescribeInstanceStatus(ctx: Ec2Context) {
   const ids = instanceIds(ctx, false);
-  const includeAll = getBool(ctx.params, 'IncludeAllInstances') ?? false;
-  const maxResults = getInt(ctx.params, 'MaxResults', { min: 5, max: 1000 });
-  const nextToken = getString(ctx.params, 'NextToken');
-  const filters = getFilters(ctx.params);
-  dryRunCheck(ctx);
+  const includeAll = ctx.input.IncludeAllInstances === true;
+  const maxResults = maxResultsOf(ctx.input, 5, 1000);
+  const nextToken = ctx.input.NextToken as string | undefined;
+  if (maxResults !== undefined && ids.length) {
+    throw new Ec2Error('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
+  }
+  const filters = inputFilters(ctx.input);
   let rows = ids.length ? await ownInstances(ctx.accountId, ids) : (await listInstances(ctx.accountId)).filter(visible);
+  dryRunCheck(ctx);
+  // Only running instances unless IncludeAllInstances, named ones included (as AWS).
   if (!includeAll) rows = rows.filter((i) => i.state === 'running');
+  const summary = (i: InstanceRow) => (i.state === 'running' ? 'ok' : 'not-applicable');
+  const reachability = (i: InstanceRow) => (i.state === 'running' ? 'passed' : undefined);
   rows = applyFilters(rows, filters, {
     'availability-zone': (i) => i.zone, 'instance-state-name': (i) => i.state,
     'instance-state-code': (i) => String(instanceState(i.state).code),
-    'system-status.status': (i) => (i.state === 'running' ? 'ok' : 'not-applicable'),
-    'instance-status.status': (i) => (i.state === 'running' ? 'ok' : 'not-applicable'),
+    'system-status.status': summary, 'instance-status.status': summary,
+    'system-status.reachability': reachability, 'instance-status.reachability': reachability,
+    // no scheduled events (maintenance, retirement) ever: the event filters match nothing
+    'event.code': () => undefined, 'event.description': () => undefined, 'event.instance-event-id': () => undefined,
+    'event.not-after': () => undefined, 'event.not-before': () => undefined, 'event.not-before-deadline': () => undefined,
   });
   const { page, nextToken: next } = paginate(rows, maxResults, nextToken);
   const status = (i: InstanceRow) => (i.state === 'running'
     ? { status: 'ok', details: [{ name: 'reachability', status: 'passed' }] }
-    : { status: 'not-applicable', details: [] });
+    : { status: 'not-applicable' });
   return {
     instanceStatusSet: page.map((i) => ({
-      instanceId: i.id, availabilityZone: i.zone, instanceState: instanceState(i.state),
-      systemStatus: status(i), instanceStatus: status(i),
+      instanceId: i.id, availabilityZone: i.zone, availabilityZoneId: i.zone, instanceState: instanceState(i.state),
+      eventsSet: [], systemStatus: status(i), instanceStatus: status(i),
     })),
     nextToken: next,
   };

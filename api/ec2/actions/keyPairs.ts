@@ -17,7 +17,9 @@ import { dryRunCheck } from '../router';
 import { Ec2Error, ec2Errors } from '../errors';
 import { getString, getBool, getEnum, getList, getFilters, type Ec2Params } from '../query';
 import { applyFilters } from './filters';
-import { dbCall, tagsFor } from './securityGroups';
+import { dbCall } from './securityGroups';
+import { inputFilters, tagsForType } from './tags';
+import { keyPairFilters } from './resourceFilters';
 import { deleteKeyPair, insertKeyPair, listKeyPairs, type KeyPairRow } from '../../../db/keyPairs';
 
 export const keyPairIdPattern = /^key-[0-9a-f]{8}([0-9a-f]{9})?$/;
@@ -201,12 +203,11 @@ function keyItem(k: KeyPairRow, includePublicKey: boolean) {
 // ---------------------------------------------------------------- actions
 
 export async function CreateKeyPair(ctx: Ec2Context) {
-  const p = ctx.params;
-  const name = checkKeyName(getString(p, 'KeyName'));
-  const keyType = getEnum(p, 'KeyType', ['rsa', 'ed25519'] as const) ?? 'rsa';
-  const format = getEnum(p, 'KeyFormat', ['pem', 'ppk'] as const) ?? 'pem';
+  const name = checkKeyName(ctx.input.KeyName as string | undefined);
+  const keyType = (ctx.input.KeyType as 'rsa' | 'ed25519' | undefined) ?? 'rsa';   // the model's enum: rsa | ed25519
+  const format = (ctx.input.KeyFormat as 'pem' | 'ppk' | undefined) ?? 'pem';
   if (format !== 'pem') throw new Ec2Error('InvalidParameterValue', "Invalid value 'ppk' for KeyFormat. This cloud only hands out pem keys.");
-  const tags = tagsFor(p, 'key-pair');
+  const tags = tagsForType(ctx.input, 'key-pair');
   dryRunCheck(ctx);
   const key = generateKey(keyType, name);
   const row = await dbCall(insertKeyPair(ctx.accountId, { name, keyType, fingerprint: key.fingerprint, publicKey: key.publicKeyLine, tags }));
@@ -217,12 +218,12 @@ export async function CreateKeyPair(ctx: Ec2Context) {
 }
 
 export async function ImportKeyPair(ctx: Ec2Context) {
-  const p = ctx.params;
-  const name = checkKeyName(getString(p, 'KeyName'));
-  const material = getString(p, 'PublicKeyMaterial');
-  if (material === undefined || material === '') throw ec2Errors.missingParameter('PublicKeyMaterial');
-  const parsed = parseOpenSshPublicKey(decodePublicKeyMaterial(material));
-  const tags = tagsFor(p, 'key-pair');
+  const name = checkKeyName(ctx.input.KeyName as string | undefined);
+  // a blob in the model: the router decoded the base64 SDKs send; what is left is the OpenSSH line (or, once more, base64)
+  const material = ctx.input.PublicKeyMaterial as Buffer | undefined;
+  if (material === undefined || material.length === 0) throw ec2Errors.missingParameter('PublicKeyMaterial');
+  const parsed = parseOpenSshPublicKey(decodePublicKeyMaterial(material.toString('utf8')));
+  const tags = tagsForType(ctx.input, 'key-pair');
   dryRunCheck(ctx);
   const line = `${parsed.keyType === 'rsa' ? 'ssh-rsa' : 'ssh-ed25519'} ${parsed.blob.toString('base64')} ${name}`;
   const row = await dbCall(insertKeyPair(ctx.accountId, { name, keyType: parsed.keyType, fingerprint: parsed.fingerprint, publicKey: line, tags }));
@@ -242,21 +243,18 @@ export async function DeleteKeyPair(ctx: Ec2Context) {
 }
 
 export async function DescribeKeyPairs(ctx: Ec2Context) {
-  const p: Ec2Params = ctx.params;
-  const names = [...new Set(getList(p, 'KeyName'))];
-  const ids = [...new Set(getList(p, 'KeyPairId'))];
+  const names = [...new Set((ctx.input.KeyNames ?? []) as string[])];
+  const ids = [...new Set((ctx.input.KeyPairIds ?? []) as string[])];
   for (const id of ids) if (!keyPairIdPattern.test(id)) throw new Ec2Error('InvalidKeyPair.Malformed', `Invalid id: "${id}" (expecting "key-...")`);
-  const includePublicKey = getBool(p, 'IncludePublicKey') ?? false;
-  const filters = getFilters(p);
-  dryRunCheck(ctx);
+  const includePublicKey = ctx.input.IncludePublicKey === true;
+  const filters = inputFilters(ctx.input);
   let keys = await listKeyPairs(ctx.accountId);
   const missingNames = names.filter((n) => !keys.some((k) => k.name === n));
   if (missingNames.length) throw new Ec2Error('InvalidKeyPair.NotFound', `The key pair '${missingNames[0]}' does not exist`);
   const missingIds = ids.filter((i) => !keys.some((k) => k.id === i));
   if (missingIds.length) throw new Ec2Error('InvalidKeyPair.NotFound', `The key pair ID '${missingIds[0]}' does not exist`);
+  dryRunCheck(ctx);
   if (names.length || ids.length) keys = keys.filter((k) => names.includes(k.name) || ids.includes(k.id));
-  keys = applyFilters(keys, filters, {
-    'key-name': (k) => k.name, fingerprint: (k) => k.fingerprint, 'key-pair-id': (k) => k.id, 'key-type': (k) => k.keyType,
-  });
+  keys = applyFilters(keys, filters, keyPairFilters);
   return { keySet: keys.map((k) => keyItem(k, includePublicKey)) };
 }

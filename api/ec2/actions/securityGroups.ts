@@ -8,13 +8,14 @@ import type { Ec2Context } from '../router';
 import { dryRunCheck } from '../router';
 import { Ec2Error, ec2Errors } from '../errors';
 import {
-  getString, getInt, getList, getFilters, getStructList, getTagSpecifications,
+  getString, getInt, getList, getFilters, getStructList,
   type Ec2Params, type StructObject, type StructValue,
 } from '../query';
 import { applyFilters, paginate } from './filters';
+import { inputFilters, maxResultsOf, tagsForType } from './tags';
 import {
-  addRules, createGroup, deleteGroup, ensureDefaultGroup, findGroup, listGroups, removeRules, resolveGroups,
-  rulesOfGroups, DEFAULT_GROUP_NAME, type RuleRow, type RuleSpec, type SecurityGroupRow, type Tag,
+  addRules, createGroup, deleteGroup, ensureDefaultGroup, findGroup, foldGroupName, listGroups, removeRules, resolveGroups,
+  rulesOfGroups, DEFAULT_GROUP_NAME, type RuleRow, type RuleSpec, type SecurityGroupRow,
 } from '../../../db/securityGroups';
 import { zonesOfGroup } from '../../../db/securityRules';
 import { temporal, newWorkflowSuffix } from '../../operations';
@@ -33,24 +34,6 @@ export async function dbCall<T>(p: Promise<T>): Promise<T> {
     if (e instanceof ApplicationFailure && e.type && e.nonRetryable) throw new Ec2Error(e.type, e.message);
     throw e;
   }
-}
-
-/** TagSpecification.N for one resource type (the only one this action tags). */
-export function tagsFor(params: Ec2Params, resourceType: string): Tag[] {
-  const tags: Tag[] = [];
-  for (const spec of getTagSpecifications(params)) {
-    if (!spec.resourceType) throw ec2Errors.missingParameter('TagSpecification.N.ResourceType');
-    if (spec.resourceType !== resourceType) {
-      throw new Ec2Error('InvalidParameterValue', `'${spec.resourceType}' is not a valid taggable resource type for this operation.`);
-    }
-    for (const t of spec.tags) {
-      if (t.key.length > 128 || t.value.length > 256 || t.key.toLowerCase().startsWith('aws:')) {
-        throw new Ec2Error('InvalidParameterValue', `Tag key '${t.key}' or its value is not valid`);
-      }
-      tags.push({ key: t.key, value: t.value });
-    }
-  }
-  return tags;
 }
 
 export function checkGroupId(id: string): string {
@@ -356,21 +339,20 @@ async function targetGroup(accountId: string, by: { id?: string; name?: string }
 }
 
 export async function CreateSecurityGroup(ctx: Ec2Context) {
-  const p = ctx.params;
-  const name = getString(p, 'GroupName');
+  const name = ctx.input.GroupName as string | undefined;
   if (name === undefined) throw ec2Errors.missingParameter('GroupName');
   checkGroupName(name);
-  const description = getString(p, 'GroupDescription');
+  const description = ctx.input.Description as string | undefined;   // GroupDescription on the wire
   if (description === undefined || description === '') throw ec2Errors.missingParameter('GroupDescription');
   if (description.length > 255 || !PRINTABLE_ASCII.test(description)) {
     throw new Ec2Error('InvalidParameterValue', `Value (${description}) for parameter GroupDescription is invalid. Up to 255 ASCII characters.`);
   }
-  const vpcId = getString(p, 'VpcId');
+  const vpcId = ctx.input.VpcId as string | undefined;
   if (vpcId) throw new Ec2Error('InvalidVpcID.NotFound', `The vpc ID '${vpcId}' does not exist`);
-  if (name.toLowerCase() === DEFAULT_GROUP_NAME) {
+  if (foldGroupName(name) === DEFAULT_GROUP_NAME) {
     throw new Ec2Error('InvalidGroup.Reserved', `The security group '${name}' is reserved`);
   }
-  const tags = tagsFor(p, 'security-group');
+  const tags = tagsForType(ctx.input, 'security-group');
   dryRunCheck(ctx);
   const g = await dbCall(createGroup(ctx.accountId, name, description, tags));
   return { return: true, groupId: g.id, tagSet: g.tags.length ? g.tags : undefined };
@@ -378,8 +360,8 @@ export async function CreateSecurityGroup(ctx: Ec2Context) {
 
 export async function DeleteSecurityGroup(ctx: Ec2Context) {
   const by = targetOf(ctx.params);
-  dryRunCheck(ctx);
   await ensureDefaultGroup(ctx.accountId);
+  if (ctx.dryRun) { await targetGroup(ctx.accountId, by); dryRunCheck(ctx); }   // DryRun: the group must be ours
   const id = await dbCall(deleteGroup(ctx.accountId, by));
   return { return: true, groupId: id };
 }
@@ -395,6 +377,9 @@ const permFilters = (egress: boolean) => {
     [`${pre}group-id`]: (g: GroupWithRules) => of(g).flatMap((r) => (r.sourceGroupId ? [r.sourceGroupId] : [])),
     [`${pre}group-name`]: (g: GroupWithRules) => of(g).flatMap((r) => (r.sourceGroupName ? [r.sourceGroupName] : [])),
     [`${pre}user-id`]: (g: GroupWithRules) => of(g).flatMap((r) => (r.sourceGroupOwnerId ? [r.sourceGroupOwnerId] : [])),
+    // documented by EC2, never true here (no IPv6 rules, no prefix lists): they match nothing
+    [`${pre}ipv6-cidr`]: () => undefined,
+    [`${pre}prefix-list-id`]: () => undefined,
   };
 };
 type GroupWithRules = SecurityGroupRow & { rules: RuleRow[] };
@@ -403,31 +388,31 @@ const groupFilters = {
   'group-id': (g: GroupWithRules) => g.id,
   description: (g: GroupWithRules) => g.description,
   'owner-id': (g: GroupWithRules) => g.accountId,
+  'vpc-id': () => undefined,   // EC2-Classic groups belong to no VPC
   ...permFilters(false),
   ...permFilters(true),
 };
 
 export async function DescribeSecurityGroups(ctx: Ec2Context) {
-  const p = ctx.params;
-  const names = [...new Set(getList(p, 'GroupName'))];
-  const ids = [...new Set(getList(p, 'GroupId'))];
+  const names = [...new Set((ctx.input.GroupNames ?? []) as string[])];
+  const ids = [...new Set((ctx.input.GroupIds ?? []) as string[])];
   ids.forEach(checkGroupId);
-  const maxResults = getInt(p, 'MaxResults', { min: 5, max: 1000 });
-  const nextToken = getString(p, 'NextToken');
+  const maxResults = maxResultsOf(ctx.input, 5, 1000);
+  const nextToken = ctx.input.NextToken as string | undefined;
   if (maxResults !== undefined && (ids.length || names.length)) {
     throw new Ec2Error('InvalidParameterCombination', 'The parameter groupIds or groupNames cannot be used with the parameter maxResults');
   }
-  const filters = getFilters(p);
-  dryRunCheck(ctx);
+  const filters = inputFilters(ctx.input);
   let groups = await listGroups(ctx.accountId);
   for (const n of names) {
-    if (!groups.some((g) => g.name.toLowerCase() === n.toLowerCase())) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${n}' does not exist`);
+    if (!groups.some((g) => foldGroupName(g.name) === foldGroupName(n))) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${n}' does not exist`);
   }
   for (const id of ids) {
     if (!groups.some((g) => g.id === id)) throw new Ec2Error('InvalidGroup.NotFound', `The security group ID '${id}' does not exist`);
   }
+  dryRunCheck(ctx);
   if (names.length || ids.length) {
-    groups = groups.filter((g) => ids.includes(g.id) || names.some((n) => n.toLowerCase() === g.name.toLowerCase()));
+    groups = groups.filter((g) => ids.includes(g.id) || names.some((n) => foldGroupName(n) === foldGroupName(g.name)));
   }
   const rules = await rulesOfGroups(groups.map((g) => g.id));
   const withRules: GroupWithRules[] = groups.map((g) => ({ ...g, rules: rules.filter((r) => r.groupId === g.id) }));
@@ -471,10 +456,10 @@ async function authorize(ctx: Ec2Context, isEgress: boolean) {
   const p = ctx.params;
   const by = targetOf(p);
   const perms = parsePermissions(p);
-  const tags = tagsFor(p, 'security-group-rule');
-  dryRunCheck(ctx);
+  const tags = tagsForType(ctx.input, 'security-group-rule');
   const group = await targetGroup(ctx.accountId, by);
   const specs = await toRuleSpecs(ctx.accountId, perms, isEgress);
+  dryRunCheck(ctx);
   const rows = await dbCall(addRules(ctx.accountId, group.id, specs, tags));
   await enforceRules(ctx, group.id);
   return { return: true, securityGroupRuleSet: rows.map(ruleItem) };
@@ -488,9 +473,9 @@ async function revoke(ctx: Ec2Context, isEgress: boolean) {
     if (!ruleIdPattern.test(id)) throw new Ec2Error('InvalidSecurityGroupRuleId.Malformed', `Invalid id: "${id}" (expecting "sgr-...")`);
   }
   const perms = parsePermissions(p, { allowEmpty: ruleIds.length > 0 });
-  dryRunCheck(ctx);
   const group = await targetGroup(ctx.accountId, by);
   const specs = await toRuleSpecs(ctx.accountId, perms, isEgress);
+  dryRunCheck(ctx);
   const { removed, unknown } = await dbCall(removeRules(ctx.accountId, group.id, specs, ruleIds, isEgress));
   await enforceRules(ctx, group.id);
   return {
