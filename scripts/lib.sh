@@ -17,7 +17,7 @@ note() { printf '    %s\n' "$*"; }
 ensure_apt_packages() {
   local want=(qemu-system-x86 qemu-utils dnsmasq-base iptables iproute2 mariadb-server mariadb-client
               busybox-static cpio zstd xz-utils kmod procps psmisc curl dnsmasq-utils util-linux openssl
-              nftables openssh-client)
+              nftables openssh-client iputils-ping)
   local missing=()
   for p in "${want[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
   if [ ${#missing[@]} -eq 0 ]; then note "system packages present"; return; fi

@@ -33,9 +33,11 @@ const MAX_LIST_ITEMS = 1000;
 
 /**
  * Shapes whose enum the cloud does not enforce: instance types are the
- * cloud's own table (Eucalyptus admins define types), not AWS's list.
+ * cloud's own table (Eucalyptus admins define types), not AWS's list; the
+ * model lists only two account attribute names where EC2 answers six
+ * (max-instances, max-elastic-ips, ...), which the handler checks itself.
  */
-const OPEN_ENUMS = new Set(['InstanceType']);
+const OPEN_ENUMS = new Set(['InstanceType', 'AccountAttributeName']);
 
 function buildTree(params: Iterable<[string, string]>): Node {
   const root: Node = { children: new Map() };

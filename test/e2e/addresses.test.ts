@@ -8,7 +8,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { aws, awsFails, run, stackUp, imageId, prefix, waitForState, query, closeDb, sleep, allowPingFromOutside, type Creds } from './helpers';
+import { aws, awsFails, run, stackUp, imageId, prefix, waitForState, query, closeDb, sleep, allowPingFromOutside, type Creds, newAccount } from './helpers';
 
 const skip = stackUp ? false : 'the test cloud is not up (run through npm test)';
 const netSkip = skip || (process.env.EUCA_EIP_E2E === '1' ? false
@@ -23,10 +23,7 @@ const launched: string[] = [];
 
 before(async () => {
   if (skip) return;
-  otherAccount = String(100000000000 + crypto.randomInt(1e9));
-  await query('INSERT INTO accounts (id, name) VALUES (?, ?)', [otherAccount, `tenant-${otherAccount}`]);
-  other = { accessKeyId: 'AKIT' + crypto.randomBytes(8).toString('hex').toUpperCase(), secretAccessKey: crypto.randomBytes(20).toString('hex') };
-  await query('INSERT INTO access_keys (access_key_id, secret_key, account_id) VALUES (?, ?, ?)', [other.accessKeyId, other.secretAccessKey, otherAccount]);
+  ({ accountId: otherAccount, creds: other } = await newAccount('tenant', 'AKIT'));
 });
 
 after(async () => {

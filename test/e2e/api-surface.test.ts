@@ -5,7 +5,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { aws, awsFails, stackUp, rawEc2, query, closeDb, run, endpoint, region, adminCreds, repo, type Creds } from './helpers';
+import { aws, awsFails, stackUp, rawEc2, query, closeDb, run, endpoint, region, adminCreds, repo, type Creds, newAccount } from './helpers';
 
 const skip = stackUp ? false : 'the test cloud is not up (run through npm test)';
 after(closeDb);
@@ -13,10 +13,7 @@ after(closeDb);
 let other: Creds;
 before(async () => {
   if (skip) return;
-  const acct = String(100000000000 + crypto.randomInt(1e9));
-  await query('INSERT INTO accounts (id, name) VALUES (?, ?)', [acct, `surface-${acct}`]);
-  other = { accessKeyId: 'AKIS' + crypto.randomBytes(8).toString('hex').toUpperCase(), secretAccessKey: crypto.randomBytes(20).toString('hex') };
-  await query('INSERT INTO access_keys (access_key_id, secret_key, account_id) VALUES (?, ?, ?)', [other.accessKeyId, other.secretAccessKey, acct]);
+  other = (await newAccount('surface', 'AKIS')).creds;
 });
 
 const V = { Version: '2016-11-15' };
@@ -96,6 +93,12 @@ test('parameters are validated from the EC2 model: types, enums, required, unkno
     assert.ok(r.status >= 400 && r.status < 500, r.text);
     if (msg) assert.match(r.text, msg);
   }
+});
+
+test('enums the cloud keeps open: its own instance types, and every account attribute EC2 answers', { skip }, async () => {
+  const out = await aws(['ec2', 'describe-account-attributes', '--attribute-names', 'max-instances', 'supported-platforms']);
+  assert.deepEqual(out.AccountAttributes.map((a: any) => a.AttributeName).sort(), ['max-instances', 'supported-platforms']);
+  assert.match(await awsFails(['ec2', 'describe-account-attributes', '--attribute-names', 'colour']), /InvalidParameterValue/);
 });
 
 test('parameter and filter names are data: __proto__, constructor, hasOwnProperty, valueOf', { skip }, async () => {

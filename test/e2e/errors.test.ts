@@ -4,7 +4,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { ec2, aws, awsFails, stackUp, imageId, waitForState, rawEc2, query, closeDb, leftovers, type Creds } from './helpers';
+import { ec2, aws, awsFails, stackUp, imageId, waitForState, rawEc2, query, closeDb, leftovers, type Creds, newAccount } from './helpers';
 
 const skip = stackUp ? false : 'the test cloud is not up (run through npm test)';
 after(closeDb);
@@ -14,10 +14,7 @@ let otherAccount: string;
 before(async () => {
   if (skip) return;
   // A second account, made the way the bootstrap makes the admin one.
-  otherAccount = String(100000000000 + crypto.randomInt(1e9));
-  await query('INSERT INTO accounts (id, name) VALUES (?, ?)', [otherAccount, `tenant-${otherAccount}`]);
-  other = { accessKeyId: 'AKIT' + crypto.randomBytes(8).toString('hex').toUpperCase(), secretAccessKey: crypto.randomBytes(20).toString('hex') };
-  await query('INSERT INTO access_keys (access_key_id, secret_key, account_id) VALUES (?, ?, ?)', [other.accessKeyId, other.secretAccessKey, otherAccount]);
+  ({ accountId: otherAccount, creds: other } = await newAccount('tenant', 'AKIT'));
 });
 
 const V = { Version: '2016-11-15' };

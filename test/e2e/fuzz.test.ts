@@ -13,7 +13,7 @@ import { XMLValidator } from 'fast-xml-parser';
 import { loadService, type Shape, type ShapeRef } from '../../api/model/service';
 import { serializedName } from '../../api/model/queryInput';
 import { ec2Actions } from '../../api/ec2/actions';
-import { stackUp, query, closeDb, endpoint, region, aws, type Creds } from './helpers';
+import { stackUp, query, closeDb, endpoint, region, aws, type Creds, newAccount } from './helpers';
 
 const skip = stackUp ? false : 'the test cloud is not up (run through npm test)';
 after(closeDb);
@@ -118,10 +118,7 @@ async function latency(creds: Creds, n = 20): Promise<number> {
 let creds: Creds;
 before(async () => {
   if (skip) return;
-  const acct = String(100000000000 + crypto.randomInt(1e9));
-  await query('INSERT INTO accounts (id, name) VALUES (?, ?)', [acct, `fuzz-${acct}`]);
-  creds = { accessKeyId: 'AKIF' + crypto.randomBytes(8).toString('hex').toUpperCase(), secretAccessKey: crypto.randomBytes(20).toString('hex') };
-  await query('INSERT INTO access_keys (access_key_id, secret_key, account_id) VALUES (?, ?, ?)', [creds.accessKeyId, creds.secretAccessKey, acct]);
+  creds = (await newAccount('fuzz', 'AKIF')).creds;
 });
 
 after(async () => {

@@ -1,6 +1,7 @@
 // Shared helpers for end-to-end tests against the test cloud that `npm test` brings up.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { EC2Client, DescribeInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
@@ -146,4 +147,16 @@ export async function allowPingFromOutside(): Promise<() => Promise<void>> {
     return async () => undefined;          // someone else opened it: leave it to them
   }
   return async () => { await aws(['ec2', 'revoke-security-group-ingress', ...args]).catch(() => undefined); };
+}
+
+/**
+ * A second tenant for isolation tests, made the way the bootstrap makes accounts
+ * (straight into the tables): a fresh 12-digit account id and one access key.
+ */
+export async function newAccount(label: string, keyPrefix = 'AKIT'): Promise<{ accountId: string; creds: Creds }> {
+  const accountId = String(100000000000 + crypto.randomInt(1e9));
+  await query('INSERT INTO accounts (id, name) VALUES (?, ?)', [accountId, `${label}-${accountId}`]);
+  const creds = { accessKeyId: keyPrefix + crypto.randomBytes(8).toString('hex').toUpperCase(), secretAccessKey: crypto.randomBytes(20).toString('hex') };
+  await query('INSERT INTO access_keys (access_key_id, secret_key, account_id) VALUES (?, ?, ?)', [creds.accessKeyId, creds.secretAccessKey, accountId]);
+  return { accountId, creds };
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
-import { aws, awsFails, adminCreds, closeDb, endpoint, env, home, query, region, run, stackUp, type Creds } from './helpers';
+import { aws, awsFails, adminCreds, closeDb, endpoint, env, home, query, region, run, stackUp, type Creds, newAccount } from './helpers';
 
 const skip = stackUp ? false : 'the test cloud is not up (run through npm test)';
 const account = env.EUCA_ACCOUNT_ID ?? '';
@@ -28,10 +28,7 @@ let aliceName: string;
 before(async () => {
   if (skip) return;
   // A second account, made the way the other e2e tests make theirs (straight into the tables).
-  otherAccount = String(100000000000 + crypto.randomInt(1e9));
-  await query('INSERT INTO accounts (id, name) VALUES (?, ?)', [otherAccount, `identity-${otherAccount}`]);
-  other = { accessKeyId: 'AKIT' + crypto.randomBytes(8).toString('hex').toUpperCase(), secretAccessKey: crypto.randomBytes(20).toString('hex') };
-  await query('INSERT INTO access_keys (access_key_id, secret_key, account_id) VALUES (?, ?, ?)', [other.accessKeyId, other.secretAccessKey, otherAccount]);
+  ({ accountId: otherAccount, creds: other } = await newAccount('identity', 'AKIT'));
   // A second user of the admin's account, known only by its access key.
   aliceName = `alice-${crypto.randomBytes(3).toString('hex')}`;
   alice = { accessKeyId: 'AKIT' + crypto.randomBytes(8).toString('hex').toUpperCase(), secretAccessKey: crypto.randomBytes(20).toString('hex') };

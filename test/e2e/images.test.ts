@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeBundle, writeBundle } from '../unit/bundleMaker';
-import { aws, awsFails, run, stackUp, home, waitForState, consoleText, query, closeDb, leftovers, adminCreds, region, type Creds } from './helpers';
+import { aws, awsFails, run, stackUp, home, waitForState, consoleText, query, closeDb, leftovers, adminCreds, region, type Creds, newAccount } from './helpers';
 
 const skip = stackUp ? false : 'the test cloud is not up (run through npm test)';
 after(closeDb);
@@ -34,10 +34,7 @@ const launched: Array<{ id: string; creds: Creds }> = [];
 
 before(async () => {
   if (skip) return;
-  otherAccount = String(100000000000 + crypto.randomInt(1e9));
-  await query('INSERT INTO accounts (id, name) VALUES (?, ?)', [otherAccount, `tenant-${otherAccount}`]);
-  other = { accessKeyId: 'AKIT' + crypto.randomBytes(8).toString('hex').toUpperCase(), secretAccessKey: crypto.randomBytes(20).toString('hex') };
-  await query('INSERT INTO access_keys (access_key_id, secret_key, account_id) VALUES (?, ?, ?)', [other.accessKeyId, other.secretAccessKey, otherAccount]);
+  ({ accountId: otherAccount, creds: other } = await newAccount('tenant', 'AKIT'));
   adminAccount = process.env.EUCA_ACCOUNT_ID!;
 });
 

@@ -8,7 +8,7 @@ import {
   AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand,
   DescribeSecurityGroupRulesCommand, CreateSecurityGroupCommand,
 } from '@aws-sdk/client-ec2';
-import { ec2, aws, awsFails, stackUp, rawEc2, query, closeDb, type Creds } from './helpers';
+import { ec2, aws, awsFails, stackUp, rawEc2, query, closeDb, type Creds, newAccount } from './helpers';
 
 const skip = stackUp ? false : 'the test cloud is not up (run through npm test)';
 const V = { Version: '2016-11-15' };
@@ -21,10 +21,7 @@ after(closeDb);
 
 before(async () => {
   if (skip) return;
-  otherAccount = String(100000000000 + crypto.randomInt(1e9));
-  await query('INSERT INTO accounts (id, name) VALUES (?, ?)', [otherAccount, `tenant-${otherAccount}`]);
-  other = { accessKeyId: 'AKIT' + crypto.randomBytes(8).toString('hex').toUpperCase(), secretAccessKey: crypto.randomBytes(20).toString('hex') };
-  await query('INSERT INTO access_keys (access_key_id, secret_key, account_id) VALUES (?, ?, ?)', [other.accessKeyId, other.secretAccessKey, otherAccount]);
+  ({ accountId: otherAccount, creds: other } = await newAccount('tenant', 'AKIT'));
 });
 
 const group = async (nameOrId: string, creds?: Creds) => {

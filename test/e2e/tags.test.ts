@@ -9,8 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
-  aws, awsFails, run, rawEc2, stackUp, imageId, waitForState, query, closeDb, endpoint, region, adminCreds, type Creds,
-} from './helpers';
+  aws, awsFails, run, rawEc2, stackUp, imageId, waitForState, query, closeDb, endpoint, region, adminCreds, type Creds, newAccount } from './helpers';
 
 const skip = stackUp ? false : 'the test cloud is not up (run through npm test)';
 const V = { Version: '2016-11-15' };
@@ -28,10 +27,7 @@ const instances: string[] = [];
 
 before(async () => {
   if (skip) return;
-  otherAccount = String(100000000000 + crypto.randomInt(1e9));
-  await query('INSERT INTO accounts (id, name) VALUES (?, ?)', [otherAccount, `tenant-${otherAccount}`]);
-  other = { accessKeyId: 'AKIT' + crypto.randomBytes(8).toString('hex').toUpperCase(), secretAccessKey: crypto.randomBytes(20).toString('hex') };
-  await query('INSERT INTO access_keys (access_key_id, secret_key, account_id) VALUES (?, ?, ?)', [other.accessKeyId, other.secretAccessKey, otherAccount]);
+  ({ accountId: otherAccount, creds: other } = await newAccount('tenant', 'AKIT'));
   myAccount = (await aws(['ec2', 'describe-security-groups', '--group-names', 'default'])).SecurityGroups[0].OwnerId;
 });
 

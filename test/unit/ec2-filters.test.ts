@@ -67,7 +67,7 @@ test("AWS's limits: 50 filters, 200 values a filter (FilterLimitExceeded), 255 c
 
 test("DescribeAccountAttributes: an attribute named like Object.prototype's members is invalid", async () => {
   const ctx = (names: string[]) => ({
-    params: Object.assign(Object.create(null), Object.fromEntries(names.map((n, i) => [`AttributeName.${i + 1}`, n]))), dryRun: false,
+    input: { AttributeNames: names }, dryRun: false,
   }) as unknown as Parameters<typeof DescribeAccountAttributes>[0];
   for (const n of ['constructor', '__proto__', 'toString']) {
     await assert.rejects(DescribeAccountAttributes(ctx([n])), (e: unknown) => e instanceof Ec2Error && e.code === 'InvalidParameterValue');

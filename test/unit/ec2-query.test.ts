@@ -1,21 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ec2Error } from '../../api/ec2/errors';
-import {
-  getBool,
-  getEnum,
-  getFilters,
-  getInt,
-  getList,
-  getString,
-  getStruct,
-  getStructList,
-  getTags,
-  getTagSpecifications,
-  parseEc2Request,
-  parseQueryString,
-  required,
-} from '../../api/ec2/query';
+import { emptyParams, parseEc2Request, parseQueryString } from '../../api/ec2/query';
 
 function ec2Code(code: string, msg?: RegExp) {
   return (e: unknown) => {
@@ -37,7 +23,16 @@ test('parseQueryString: decoding, + as space, last wins, null prototype, auth pa
   assert.equal(p.d, '✓');
   assert.equal(p['X-Amz-Signature'], undefined);
   assert.equal(Object.getPrototypeOf(p), null);
-  assert.equal(getString(P('a=1'), 'toString'), undefined);
+  assert.equal(P('a=1')['toString'], undefined);
+  assert.equal(P('a=1')['constructor'], undefined);
+});
+
+test('emptyParams: a null-prototype map; parseQueryString fills one given', () => {
+  const into = emptyParams();
+  assert.equal(Object.getPrototypeOf(into), null);
+  assert.equal(into['hasOwnProperty'], undefined);
+  assert.equal(parseQueryString('a=1&InstanceId.1=i-1', into), into);
+  assert.deepEqual({ ...into }, { a: '1', 'InstanceId.1': 'i-1' });
 });
 
 test('invalid percent-encoding -> MalformedQueryString', () => {
@@ -65,90 +60,4 @@ test('parseEc2Request: GET query and POST form body, body wins', () => {
     () => parseEc2Request({ method: 'POST', query: '', body: Buffer.from([0x41, 0x3d, 0xff]) }),
     ec2Code('MalformedQueryString'),
   );
-});
-
-test('required / MissingParameter', () => {
-  assert.equal(required(P('ImageId=emi-1'), 'ImageId'), 'emi-1');
-  assert.throws(() => required(P(''), 'ImageId'), ec2Code('MissingParameter', /^The request must contain the parameter ImageId$/));
-});
-
-test('getInt with bounds', () => {
-  const p = P('MinCount=3&Bad=abc&Big=1001&Neg=-2&Float=1.5&Empty=');
-  assert.equal(getInt(p, 'MinCount', { min: 1 }), 3);
-  assert.equal(getInt(p, 'Absent'), undefined);
-  assert.equal(getInt(p, 'Neg'), -2);
-  assert.throws(() => getInt(p, 'Bad'), ec2Code('InvalidParameterValue', /Invalid value 'abc' for Bad/));
-  assert.throws(() => getInt(p, 'Float'), ec2Code('InvalidParameterValue'));
-  assert.throws(() => getInt(p, 'Empty'), ec2Code('InvalidParameterValue'));
-  assert.throws(() => getInt(p, 'Big', { min: 5, max: 1000 }), ec2Code('InvalidParameterValue', /between 5 and 1000/));
-  assert.throws(() => getInt(p, 'Neg', { min: 0 }), ec2Code('InvalidParameterValue'));
-});
-
-test('getBool and getEnum', () => {
-  const p = P('DryRun=true&B=FALSE&C=yes&T=t2.micro');
-  assert.equal(getBool(p, 'DryRun'), true);
-  assert.equal(getBool(p, 'B'), false);
-  assert.equal(getBool(p, 'Nope'), undefined);
-  assert.throws(() => getBool(p, 'C'), ec2Code('InvalidParameterValue'));
-  assert.equal(getEnum(p, 'T', ['t2.micro', 'm1.small'] as const), 't2.micro');
-  assert.throws(() => getEnum(p, 'T', ['m1.small']), ec2Code('InvalidParameterValue'));
-});
-
-test('getList: ordered by N, gaps allowed, no prefix confusion', () => {
-  const p = P('InstanceId.10=i-10&InstanceId.2=i-2&InstanceId.1=i-1&InstanceIdX.1=no&InstanceId.1.Foo=no&InstanceId=no');
-  assert.deepEqual(getList(p, 'InstanceId'), ['i-1', 'i-2', 'i-10']);
-  assert.deepEqual(getList(p, 'Missing'), []);
-});
-
-test('getFilters', () => {
-  const p = P(
-    'Filter.2.Name=tag%3AName&Filter.2.Value.1=web&Filter.1.Name=instance-state-name&Filter.1.Value.2=stopped&Filter.1.Value.1=running&Filter.3.Name=empty',
-  );
-  assert.deepEqual(getFilters(p), [
-    { name: 'instance-state-name', values: ['running', 'stopped'] },
-    { name: 'tag:Name', values: ['web'] },
-    { name: 'empty', values: [] },
-  ]);
-  assert.deepEqual(getFilters(P('')), []);
-  assert.throws(() => getFilters(P('Filter.1.Value.1=x')), ec2Code('MissingParameter', /Filter\.1\.Name/));
-});
-
-test('getStructList / getTagSpecifications / getTags', () => {
-  const p = P(
-    [
-      'TagSpecification.1.ResourceType=instance',
-      'TagSpecification.1.Tag.1.Key=Name',
-      'TagSpecification.1.Tag.1.Value=web%26db',
-      'TagSpecification.1.Tag.2.Key=env',
-      'TagSpecification.2.ResourceType=volume',
-      'TagSpecification.2.Tag.1.Key=k',
-      'BlockDeviceMapping.1.DeviceName=%2Fdev%2Fsda1',
-      'BlockDeviceMapping.1.Ebs.VolumeSize=10',
-      'BlockDeviceMapping.1.Ebs.DeleteOnTermination=true',
-      'Tag.2.Key=b',
-      'Tag.2.Value=2',
-      'Tag.1.Key=a',
-    ].join('&'),
-  );
-  const specs = getStructList(p, 'TagSpecification');
-  assert.equal(specs.length, 2);
-  assert.equal(specs[0].ResourceType, 'instance');
-  assert.deepEqual(JSON.parse(JSON.stringify(specs[0].Tag)), [{ Key: 'Name', Value: 'web&db' }, { Key: 'env' }]);
-  assert.deepEqual(getTagSpecifications(p), [
-    { resourceType: 'instance', tags: [{ key: 'Name', value: 'web&db' }, { key: 'env', value: '' }] },
-    { resourceType: 'volume', tags: [{ key: 'k', value: '' }] },
-  ]);
-  const bdm = getStructList(p, 'BlockDeviceMapping');
-  assert.deepEqual(JSON.parse(JSON.stringify(bdm)), [
-    { DeviceName: '/dev/sda1', Ebs: { VolumeSize: '10', DeleteOnTermination: 'true' } },
-  ]);
-  assert.deepEqual(getTags(p), [
-    { key: 'a', value: '' },
-    { key: 'b', value: '2' },
-  ]);
-  assert.deepEqual(getStructList(p, 'Nothing'), []);
-  assert.equal(getStruct(p, 'Nothing'), undefined);
-  assert.throws(() => getTags(P('Tag.1.Value=v')), ec2Code('MissingParameter', /Tag\.1\.Key/));
-  assert.throws(() => getStructList(P('X.Foo=1'), 'X'), ec2Code('InvalidParameterValue'));
-  assert.throws(() => getStructList(P('X.1=a&X.1.B=b'), 'X'), ec2Code('InvalidParameterValue'));
 });

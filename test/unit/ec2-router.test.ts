@@ -12,7 +12,6 @@ import { XMLParser } from 'fast-xml-parser';
 import pino from 'pino';
 import type { Credential } from '../../api/auth/sigv4';
 import { Ec2Error } from '../../api/ec2/errors';
-import { getList } from '../../api/ec2/query';
 import { dryRunCheck, ec2Router, type Ec2ActionTable, type Ec2Context } from '../../api/ec2/router';
 import { createApiApp } from '../../api/server';
 
@@ -65,7 +64,7 @@ const actions: Ec2ActionTable = {
   RebootInstances: {
     dryRunPermitted: true,
     handler: async (ctx) => {
-      const ids = getList(ctx.params, 'InstanceId');
+      const ids = (ctx.input.InstanceIds ?? []) as string[];
       if (ids.length === 0) throw new Ec2Error('MissingParameter', 'The request must contain the parameter InstanceId');
       if (ids.some((id) => !/^i-[0-9a-f]{8}$/.test(id))) throw new Ec2Error('InvalidInstanceID.Malformed', `Invalid id: "${ids[0]}"`);
       dryRunCheck(ctx);
@@ -170,7 +169,8 @@ describe('ec2Router over HTTP', () => {
     assert.equal(ctx.action, 'DescribeRegions');
     assert.equal(ctx.version, '2016-11-15');
     assert.equal(ctx.dryRun, false);
-    assert.deepEqual(getList(ctx.params, 'RegionName'), ['a', 'b']);
+    assert.deepEqual(ctx.input.RegionNames, ['a', 'b']);
+    assert.equal(ctx.params['RegionName.2'], 'b');
     assert.equal(ctx.requestId, out.$metadata.requestId);
   });
 
@@ -242,7 +242,7 @@ describe('ec2Router over HTTP', () => {
     assert.equal(res.status, 200);
     const doc = parser.parse(await res.text());
     assert.equal(doc.DescribeRegionsResponse.regionInfo.item[0].regionName, REGION);
-    assert.deepEqual(getList(seen.at(-1)!.params, 'RegionName'), ['a b']);
+    assert.deepEqual(seen.at(-1)!.input.RegionNames, ['a b']);
   });
 
   test('plain Error from handler -> InternalError 500, generic message, stack only in the log', async () => {

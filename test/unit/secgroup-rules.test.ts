@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ec2Error } from '../../api/ec2/errors';
 import { parseQueryString } from '../../api/ec2/query';
+import { loadService } from '../../api/model/service';
+import { parseInput } from '../../api/model/queryInput';
 import { renderResponse } from '../../api/ec2/xml';
 import {
   normaliseProtocol, normaliseCidr, normalisePorts, parsePermissions, checkRuleDescription, checkGroupName,
@@ -18,7 +20,10 @@ function code(c: string, msg?: RegExp) {
     return true;
   };
 }
-const P = (s: string) => parseQueryString(s);
+// A request's parameters as the handler gets them: parsed against the operation's input shape.
+const ec2 = loadService('ec2');
+const P = (s: string, op = 'AuthorizeSecurityGroupIngress') => parseInput(ec2, op, Object.entries(parseQueryString(s)));
+const R = (s: string) => P(`MinCount=1&MaxCount=1&${s}`, 'RunInstances');
 
 test('protocols: names and numbers normalise, anything else is InvalidParameterValue', () => {
   for (const [raw, want] of [['tcp', 'tcp'], ['TCP', 'tcp'], ['6', 'tcp'], ['udp', 'udp'], ['17', 'udp'], ['icmp', 'icmp'], ['1', 'icmp'], ['-1', '-1']]) {
@@ -119,11 +124,11 @@ test('descriptions and names', () => {
 });
 
 test('RunInstances groups: names and ids, checked and de-duplicated', () => {
-  assert.deepEqual(parseRunInstancesGroups(P('ImageId=emi-1&SecurityGroup.1=web&SecurityGroup.2=db&SecurityGroup.3=web&SecurityGroupId.1=sg-0123456789abcdef0')),
+  assert.deepEqual(parseRunInstancesGroups(R('ImageId=emi-1&SecurityGroup.1=web&SecurityGroup.2=db&SecurityGroup.3=web&SecurityGroupId.1=sg-0123456789abcdef0')),
     { names: ['web', 'db'], ids: ['sg-0123456789abcdef0'] });
-  assert.deepEqual(parseRunInstancesGroups(P('ImageId=emi-1')), { names: [], ids: [] });
-  assert.throws(() => parseRunInstancesGroups(P('SecurityGroupId.1=web')), code('InvalidGroupId.Malformed'));
-  assert.throws(() => parseRunInstancesGroups(P('SecurityGroup.1=')), code('InvalidParameterValue'));
+  assert.deepEqual(parseRunInstancesGroups(R('ImageId=emi-1')), { names: [], ids: [] });
+  assert.throws(() => parseRunInstancesGroups(R('SecurityGroupId.1=web')), code('InvalidGroupId.Malformed'));
+  assert.throws(() => parseRunInstancesGroups(R('SecurityGroup.1=')), code('InvalidParameterValue'));
 });
 
 const rule = (r: Partial<RuleRow>): RuleRow => ({

@@ -8,71 +8,16 @@
 // at the leftmost place each fits. Leftmost is never wrong, so nothing is
 // retried: O(len(value) x len(pattern)) at worst, never a backtracking blow-up.
 
-/** A pattern unit: a literal code point, ANY (`?`) or STAR (`*`). */
-export const ANY = 0;
-export const STAR = 1;
-export type Unit = string | typeof ANY | typeof STAR;
+// The matcher itself is lib/wildcard.ts (shared with EC2 filters); the policy
+// language only has its own unit syntax.
+import { ANY, STAR, compileUnits, type Matcher, type Unit } from '../../../lib/wildcard';
+export { ANY, STAR, compileUnits, type Matcher, type Unit };
 
-export interface Matcher {
-  /** true when the whole of `value` matches */
-  test(value: string): boolean;
-}
-
-/** Units of a plain wildcard string (no policy variables). */
+/** Units of a plain policy wildcard string (no policy variables, no escapes). */
 export function wildcardUnits(pattern: string): Unit[] {
   const out: Unit[] = [];
   for (const c of pattern) out.push(c === '*' ? STAR : c === '?' ? ANY : c);
   return out;
-}
-
-function fits(s: string[], at: number, seg: Unit[]): boolean {
-  for (let j = 0; j < seg.length; j++) {
-    const u = seg[j];
-    if (u !== ANY && u !== s[at + j]) return false;
-  }
-  return true;
-}
-
-/** Compiles units into a matcher; ignoreCase folds both sides to lower case. */
-export function compileUnits(units: Unit[], ignoreCase = false): Matcher {
-  const fold = (u: Unit): Unit => (typeof u === 'string' && ignoreCase ? u.toLowerCase() : u);
-  const norm = units.map(fold);
-  const hasWild = norm.some((u) => u === ANY || u === STAR);
-  if (!hasWild) {
-    const lit = (norm as string[]).join('');
-    return { test: (v) => (ignoreCase ? v.toLowerCase() : v) === lit };
-  }
-  // the common "prefix*" shape: a startsWith
-  const star = norm.indexOf(STAR);
-  if (star === norm.length - 1 && !norm.slice(0, star).some((u) => u === ANY || u === STAR)) {
-    const prefix = (norm.slice(0, star) as string[]).join('');
-    return { test: (v) => (ignoreCase ? v.toLowerCase() : v).startsWith(prefix) };
-  }
-  const segments: Unit[][] = [[]];
-  for (const u of norm) { if (u === STAR) segments.push([]); else segments[segments.length - 1].push(u); }
-  if (segments.length === 1) {
-    const seg = segments[0];
-    return { test: (v) => { const s = Array.from(ignoreCase ? v.toLowerCase() : v); return s.length === seg.length && fits(s, 0, seg); } };
-  }
-  const first = segments[0], last = segments[segments.length - 1];
-  const middle = segments.slice(1, -1).filter((x) => x.length > 0);
-  const fixed = first.length + last.length + middle.reduce((n, x) => n + x.length, 0);
-  return {
-    test(v) {
-      const s = Array.from(ignoreCase ? v.toLowerCase() : v);
-      if (s.length < fixed || !fits(s, 0, first)) return false;
-      const end = s.length - last.length;
-      if (!fits(s, end, last)) return false;
-      let pos = first.length;
-      for (const seg of middle) {
-        let found = -1;
-        for (let i = pos; i + seg.length <= end; i++) if (fits(s, i, seg)) { found = i; break; }
-        if (found < 0) return false;
-        pos = found + seg.length;
-      }
-      return true;
-    },
-  };
 }
 
 export const compileWildcard = (pattern: string, ignoreCase = false) => compileUnits(wildcardUnits(pattern), ignoreCase);

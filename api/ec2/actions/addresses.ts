@@ -10,7 +10,6 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Ec2Context } from '../router';
 import { dryRunCheck } from '../router';
 import { Ec2Error, ec2Errors } from '../errors';
-import { getString, getBool, getEnum, getList, getFilters } from '../query';
 import { applyFilters } from './filters';
 import { inputFilters, tagSetIfAny, tagsForType } from './tags';
 import { addressFilters, type TaggedAddress } from './resourceFilters';
@@ -111,14 +110,14 @@ export async function AllocateAddress(ctx: Ec2Context) {
 }
 
 export async function AssociateAddress(ctx: Ec2Context) {
-  const p = ctx.params;
+  const input = ctx.input;
   const ref = addressRef(ctx);
-  if (getString(p, 'NetworkInterfaceId')) throw new Ec2Error('InvalidParameterCombination', 'Network interfaces are not supported by this cloud; associate the address with an instance.');
-  const instanceId = getString(p, 'InstanceId');
+  if (input.NetworkInterfaceId) throw new Ec2Error('InvalidParameterCombination', 'Network interfaces are not supported by this cloud; associate the address with an instance.');
+  const instanceId = input.InstanceId as string | undefined;
   if (!instanceId) throw ec2Errors.missingParameter('InstanceId');
   if (!instanceIdPattern.test(instanceId)) throw ec2Errors.instanceMalformed(instanceId);
-  const privateIp = publicIpParam(getString(p, 'PrivateIpAddress'), 'PrivateIpAddress');
-  const allowReassociation = getBool(p, 'AllowReassociation');
+  const privateIp = publicIpParam(input.PrivateIpAddress as string | undefined, 'PrivateIpAddress');
+  const allowReassociation = input.AllowReassociation as boolean | undefined;
   // DryRun checks the address is the caller's before answering.
   if (ctx.dryRun) {
     await dbCall(getAddress(ctx.accountId, ref));
@@ -131,9 +130,8 @@ export async function AssociateAddress(ctx: Ec2Context) {
 }
 
 export async function DisassociateAddress(ctx: Ec2Context) {
-  const p = ctx.params;
-  const ip = publicIpParam(getString(p, 'PublicIp'));
-  const assoc = associationIdParam(getString(p, 'AssociationId'));
+  const ip = publicIpParam(ctx.input.PublicIp as string | undefined);
+  const assoc = associationIdParam(ctx.input.AssociationId as string | undefined);
   if (ip && assoc) throw new Ec2Error('InvalidParameterCombination', 'You may specify either a public IP address or an association ID, not both.');
   if (!ip && !assoc) throw ec2Errors.missingParameter('PublicIp');
   const ref: DisassociateRef = assoc ? { associationId: assoc } : { publicIp: ip! };

@@ -3,7 +3,6 @@
 import type { Ec2Context } from '../router';
 import { dryRunCheck } from '../router';
 import { Ec2Error, ec2Errors } from '../errors';
-import { getList, getFilters, getBool, getInt, getString } from '../query';
 import { applyFilters, paginate } from './filters';
 import { inputFilters, maxResultsOf, tagSetIfAny } from './tags';
 import { imageFilters, type TaggedImage } from './resourceFilters';
@@ -65,9 +64,8 @@ export async function DescribeImages(ctx: Ec2Context) {
 const pad = (n: number, w: number) => String(n).padStart(w, '0');
 
 export async function DescribeAvailabilityZones(ctx: Ec2Context) {
-  const names = getList(ctx.params, 'ZoneName');
-  const filters = getFilters(ctx.params);
-  getBool(ctx.params, 'AllAvailabilityZones');
+  const names = (ctx.input.ZoneNames ?? []) as string[];
+  const filters = inputFilters(ctx.input);
   dryRunCheck(ctx);
   // `euca-describe-availability-zones verbose`: capacity per instance type, free / max.
   const verbose = names.includes('verbose');
@@ -99,8 +97,8 @@ export async function DescribeAvailabilityZones(ctx: Ec2Context) {
 }
 
 export async function DescribeRegions(ctx: Ec2Context) {
-  const names = getList(ctx.params, 'RegionName');
-  const filters = getFilters(ctx.params);
+  const names = (ctx.input.RegionNames ?? []) as string[];
+  const filters = inputFilters(ctx.input);
   dryRunCheck(ctx);
   const regions = [...new Set((await listZones()).map((z) => z.region))];
   if (!regions.includes(config.region)) regions.push(config.region);
@@ -127,7 +125,7 @@ export async function DescribeInstanceTypes(ctx: Ec2Context) {
 }
 
 export async function DescribeAccountAttributes(ctx: Ec2Context) {
-  const names = getList(ctx.params, 'AttributeName');
+  const names = (ctx.input.AttributeNames ?? []) as string[];
   dryRunCheck(ctx);
   const all: Record<string, string[]> = {
     'supported-platforms': ['EC2'], 'default-vpc': ['none'], 'max-instances': ['20'],

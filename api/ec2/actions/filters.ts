@@ -3,8 +3,13 @@
 // and tag-key. AWS's limits: 50 filters a call, 200 values a filter, 255
 // characters a value.
 import { Ec2Error } from '../errors';
-import type { Filter } from '../query';
 import { compileWildcard } from '../../../lib/wildcard';
+
+/** One filter of a Describe* call: a name and its values (inputFilters, tags.ts, reads them from the model input). */
+export interface Filter {
+  name: string;
+  values: string[];
+}
 
 export type FieldGetter<T> = (item: T) => string | string[] | undefined | null;
 

@@ -11,7 +11,6 @@ import crypto from 'node:crypto';
 import type { Ec2Context } from '../router';
 import { dryRunCheck } from '../router';
 import { Ec2Error, ec2Errors } from '../errors';
-import { getList, getString, getStructList } from '../query';
 import { tagsForType } from './tags';
 import type { InputObject } from '../../model/queryInput';
 import { getImage, registerImage, findImageByName, getVisibleImage, launchPermissions, type ImageRow } from '../../../db/catalog';
@@ -202,10 +201,9 @@ export async function DeregisterImage(ctx: Ec2Context) {
 const ATTRIBUTES = ['description', 'kernel', 'ramdisk', 'launchPermission', 'productCodes', 'blockDeviceMapping', 'sriovNetSupport', 'bootMode'] as const;
 
 export async function DescribeImageAttribute(ctx: Ec2Context) {
-  const attribute = getString(ctx.params, 'Attribute');
-  if (!attribute) throw ec2Errors.missingParameter('Attribute');
+  const attribute = ctx.input.Attribute as string;   // required by the model, one of its ImageAttributeName enum
   if (!(ATTRIBUTES as readonly string[]).includes(attribute)) throw ec2Errors.invalidValue('Attribute', attribute);
-  const img = await ownImage(ctx, getString(ctx.params, 'ImageId'));
+  const img = await ownImage(ctx, ctx.input.ImageId as string | undefined);
   dryRunCheck(ctx);
   const out: Record<string, unknown> = { imageId: img.id };
   switch (attribute) {
@@ -228,10 +226,10 @@ interface PermChange { add: { all: boolean; users: string[] }; remove: { all: bo
 function launchPermissionChange(ctx: Ec2Context): PermChange | undefined {
   const ch: PermChange = { add: { all: false, users: [] }, remove: { all: false, users: [] } };
   let any = false;
-  const take = (side: 'add' | 'remove', items: Array<Record<string, unknown>>) => {
+  const take = (side: 'add' | 'remove', items: InputObject[]) => {
     for (const it of items) {
       const group = it.Group as string | undefined;
-      const user = (it.UserId ?? it.userId) as string | undefined;
+      const user = it.UserId as string | undefined;
       if (group !== undefined) {
         if (group !== 'all') throw ec2Errors.invalidValue('Group', group, "Only the group 'all' is supported.");
         ch[side].all = true; any = true;
@@ -240,12 +238,13 @@ function launchPermissionChange(ctx: Ec2Context): PermChange | undefined {
       if (it.OrganizationArn !== undefined || it.OrganizationalUnitArn !== undefined) throw new Ec2Error('Unsupported', 'Organizations are not supported');
     }
   };
-  take('add', getStructList(ctx.params, 'LaunchPermission.Add') as Array<Record<string, unknown>>);
-  take('remove', getStructList(ctx.params, 'LaunchPermission.Remove') as Array<Record<string, unknown>>);
+  const lp = ctx.input.LaunchPermission as InputObject | undefined;   // LaunchPermission.Add.N / .Remove.N
+  take('add', (lp?.Add ?? []) as InputObject[]);
+  take('remove', (lp?.Remove ?? []) as InputObject[]);
   // The older form: OperationType + UserId.N / UserGroup.N
-  const op = getString(ctx.params, 'OperationType');
-  const users = getList(ctx.params, 'UserId');
-  const groups = getList(ctx.params, 'UserGroup');
+  const op = ctx.input.OperationType as string | undefined;
+  const users = (ctx.input.UserIds ?? []) as string[];
+  const groups = (ctx.input.UserGroups ?? []) as string[];
   if (users.length || groups.length) {
     if (!op) throw ec2Errors.missingParameter('OperationType');
     if (op !== 'add' && op !== 'remove') throw ec2Errors.invalidValue('OperationType', op);
@@ -255,12 +254,13 @@ function launchPermissionChange(ctx: Ec2Context): PermChange | undefined {
 }
 
 export async function ModifyImageAttribute(ctx: Ec2Context) {
-  const img = await ownImage(ctx, getString(ctx.params, 'ImageId'));
-  const attribute = getString(ctx.params, 'Attribute');
+  const img = await ownImage(ctx, ctx.input.ImageId as string | undefined);
+  const attribute = ctx.input.Attribute as string | undefined;
   if (attribute && !['description', 'launchPermission'].includes(attribute)) {
     throw ec2Errors.invalidValue('Attribute', attribute, 'Only description and launchPermission can be modified.');
   }
-  const desc = getString(ctx.params, 'Description.Value') ?? (attribute === 'description' ? getString(ctx.params, 'Value') : undefined);
+  const desc = ((ctx.input.Description as InputObject | undefined)?.Value as string | undefined)   // Description.Value
+    ?? (attribute === 'description' ? (ctx.input.Value as string | undefined) : undefined);
   const perms = launchPermissionChange(ctx);
   if (desc === undefined && !perms) throw new Ec2Error('MissingParameter', 'The request must contain a launch permission change or a description');
   if (desc !== undefined && desc.length > 255) throw ec2Errors.invalidValue('Description', desc.slice(0, 20) + '...', 'At most 255 characters.');
@@ -288,9 +288,8 @@ export async function ModifyImageAttribute(ctx: Ec2Context) {
 }
 
 export async function ResetImageAttribute(ctx: Ec2Context) {
-  const img = await ownImage(ctx, getString(ctx.params, 'ImageId'));
-  const attribute = getString(ctx.params, 'Attribute');
-  if (!attribute) throw ec2Errors.missingParameter('Attribute');
+  const img = await ownImage(ctx, ctx.input.ImageId as string | undefined);
+  const attribute = ctx.input.Attribute as string;   // required by the model
   if (attribute !== 'launchPermission') throw ec2Errors.invalidValue('Attribute', attribute, 'Only launchPermission can be reset.');
   dryRunCheck(ctx);
   await getPool().query('UPDATE images SET is_public = FALSE WHERE id = ?', [img.id]);

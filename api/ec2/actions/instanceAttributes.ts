@@ -29,6 +29,7 @@ import type { InputObject } from '../../model/queryInput';
 import { applyFilters, paginate } from './filters';
 import { inputFilters, maxResultsOf } from './tags';
 import { defaultCpuCredits } from './instanceTypeInfo';
+import { instanceIds } from './instances';
 import { listInstances, type InstanceRow } from '../../../db/instances';
 import { setInstanceAttribute, setMonitoring, type AttributeColumn } from '../../../db/instanceAttributes';
 import { getImage, getVisibleImage, listInstanceTypes } from '../../../db/catalog';
@@ -48,12 +49,6 @@ function instanceIdOf(ctx: Ec2Context): string {
   const id = ctx.input.InstanceId as string;
   if (!instanceIdPattern.test(id)) throw ec2Errors.instanceMalformed(id);
   return id;
-}
-
-function instanceIdsOf(ctx: Ec2Context): string[] {
-  const ids = (ctx.input.InstanceIds ?? []) as string[];
-  for (const id of ids) if (!instanceIdPattern.test(id)) throw ec2Errors.instanceMalformed(id);
-  return [...new Set(ids)];
 }
 
 /** The caller's instances with these ids, in that order; any other id is NotFound. */
@@ -267,8 +262,7 @@ export async function GetPasswordData(ctx: Ec2Context) {
 // ---------------------------------------------------------------- MonitorInstances / UnmonitorInstances
 
 async function monitoring(ctx: Ec2Context, enabled: boolean) {
-  const ids = instanceIdsOf(ctx);
-  if (!ids.length) throw ec2Errors.missingParameter('InstanceId');
+  const ids = instanceIds(ctx, true);
   const rows = await ownInstances(ctx, ids);
   dryRunCheck(ctx);
   await setMonitoring(ctx.accountId, ids, enabled);
@@ -287,7 +281,7 @@ export async function UnmonitorInstances(ctx: Ec2Context) {
 // ---------------------------------------------------------------- DescribeInstanceCreditSpecifications
 
 export async function DescribeInstanceCreditSpecifications(ctx: Ec2Context) {
-  const ids = instanceIdsOf(ctx);
+  const ids = instanceIds(ctx, false);
   const filters = inputFilters(ctx.input);
   const maxResults = maxResultsOf(ctx.input, 5, 1000);
   const nextToken = ctx.input.NextToken as string | undefined;

@@ -2,9 +2,9 @@
 import crypto from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Ec2Context } from '../router';
+import type { InputObject } from '../../model/queryInput';
 import { dryRunCheck } from '../router';
 import { Ec2Error, ec2Errors } from '../errors';
-import { getString, getInt, getBool, getList, getFilters, required } from '../query';
 import { applyFilters, paginate } from './filters';
 import { inputFilters, maxResultsOf, tagsForType } from './tags';
 import { instanceFilters } from './resourceFilters';
@@ -28,13 +28,15 @@ import type { RunInstancesInput, StateChange, TagInput } from '../../../workflow
 
 // AWS keeps terminated instances visible for about an hour (TERMINATED_VISIBLE_MS, db/tags.ts: their tags stay as long).
 
+/** The flat parameters as sent (ctx.params), so a retried launch hashes the same whatever the model makes of them. */
 function paramsHash(params: Record<string, string>): string {
   const ignore = /^(Action|Version|ClientToken|DryRun|X-Amz-.*|AWSAccessKeyId|Signature.*|Timestamp|Expires)$/;
   const entries = Object.entries(params).filter(([k]) => !ignore.test(k)).sort(([a], [b]) => a.localeCompare(b));
   return crypto.createHash('sha256').update(JSON.stringify(entries)).digest('hex');
 }
 
-function instanceIds(ctx: Ec2Context, requiredList: boolean): string[] {
+/** The InstanceIds of an instance action, well-formed, duplicates dropped; `requiredList`: at least one (MissingParameter). */
+export function instanceIds(ctx: Ec2Context, requiredList: boolean): string[] {
   const ids = (ctx.input.InstanceIds ?? []) as string[];   // the model's InstanceId.N of every instance action
   if (requiredList && ids.length === 0) throw ec2Errors.missingParameter('InstanceId');
   for (const id of ids) if (!instanceIdPattern.test(id)) throw ec2Errors.instanceMalformed(id);
@@ -51,45 +53,55 @@ async function ownInstances(accountId: string, ids: string[]): Promise<InstanceR
   return rows;
 }
 
+/** MinCount / MaxCount: 1 to 1000 (the model only knows they are integers). */
+function countOf(input: InputObject, member: 'MinCount' | 'MaxCount'): number {
+  const n = input[member] as number;   // required by the model
+  if (n < 1 || n > 1000) {
+    throw new Ec2Error('InvalidParameterValue', `Value (${n}) for parameter ${member} is invalid. Expected a value between 1 and 1000.`);
+  }
+  return n;
+}
+
 const visible = (i: InstanceRow) => i.state !== 'terminated' || Date.now() - i.updatedAt.getTime() < TERMINATED_VISIBLE_MS;
 
 export async function RunInstances(ctx: Ec2Context) {
-  const p = ctx.params;
-  const imageId = required(p, 'ImageId');
+  const input = ctx.input;
+  const imageId = input.ImageId as string | undefined;   // not required by the model (launch templates): required here
+  if (imageId === undefined) throw ec2Errors.missingParameter('ImageId');
   if (!imageIdPattern.test(imageId)) throw ec2Errors.amiMalformed(imageId);
-  const minCount = getInt(p, 'MinCount', { min: 1, max: 1000 }) ?? (() => { throw ec2Errors.missingParameter('MinCount'); })();
-  const maxCount = getInt(p, 'MaxCount', { min: 1, max: 1000 }) ?? (() => { throw ec2Errors.missingParameter('MaxCount'); })();
+  const minCount = countOf(input, 'MinCount');
+  const maxCount = countOf(input, 'MaxCount');
   if (minCount > maxCount) throw new Ec2Error('InvalidParameterValue', 'MinCount must be less than or equal to MaxCount');
-  const instanceType = getString(p, 'InstanceType') ?? 'm1.small';
-  const zone = getString(p, 'Placement.AvailabilityZone') || undefined;
-  const clientToken = getString(p, 'ClientToken') || undefined;
+  const instanceType = (input.InstanceType as string | undefined) ?? 'm1.small';
+  const zone = ((input.Placement as InputObject | undefined)?.AvailabilityZone as string | undefined) || undefined;
+  const clientToken = (input.ClientToken as string | undefined) || undefined;
   if (clientToken && clientToken.length > 64) throw new Ec2Error('InvalidParameterValue', 'ClientToken must be at most 64 characters');
-  const userData = getString(p, 'UserData');
+  const userData = input.UserData as string | undefined;
   if (userData !== undefined) {
     if (!/^[A-Za-z0-9+/=\s]*$/.test(userData)) throw new Ec2Error('InvalidParameterValue', 'Invalid BASE64 encoding of user data.');
     if (Buffer.from(userData, 'base64').length > 16 * 1024) throw new Ec2Error('InvalidParameterValue', 'User data is limited to 16384 bytes');
   }
   // Instances are the one resource a launch makes here (instance store: no volumes; EC2-Classic: no interfaces).
-  const tags: TagInput[] = tagsForType(ctx.input, 'instance').map((t) => ({ resourceType: 'instance', ...t }));
-  const keyName = getString(p, 'KeyName');
+  const tags: TagInput[] = tagsForType(input, 'instance').map((t) => ({ resourceType: 'instance', ...t }));
+  const keyName = input.KeyName as string | undefined;
   if (keyName !== undefined && !(await getKeyPair(ctx.accountId, keyName))) throw new Ec2Error('InvalidKeyPair.NotFound', `The key pair '${keyName}' does not exist`);
-  const groups = await resolveRunInstancesGroups(ctx.accountId, p);
+  const groups = await resolveRunInstancesGroups(ctx.accountId, input);
   // Instance attributes set at launch (the model checked the types and the stop|terminate enum).
-  const disableApiTermination = ctx.input.DisableApiTermination === true;
-  const shutdownBehavior = ctx.input.InstanceInitiatedShutdownBehavior as RunInstancesInput['shutdownBehavior'];
-  const monitoring = (ctx.input.Monitoring as { Enabled?: boolean } | undefined)?.Enabled === true;
+  const disableApiTermination = input.DisableApiTermination === true;
+  const shutdownBehavior = input.InstanceInitiatedShutdownBehavior as RunInstancesInput['shutdownBehavior'];
+  const monitoring = (input.Monitoring as { Enabled?: boolean } | undefined)?.Enabled === true;
   dryRunCheck(ctx);
 
-  const input: RunInstancesInput = {
-    accountId: ctx.accountId, requestId: ctx.requestId, clientToken, paramsHash: paramsHash(p), imageId, instanceType,
-    minCount, maxCount, zone, userData, keyName: getString(p, 'KeyName'), tags, securityGroupIds: groups.map((g) => g.id),
+  const launch: RunInstancesInput = {
+    accountId: ctx.accountId, requestId: ctx.requestId, clientToken, paramsHash: paramsHash(ctx.params), imageId, instanceType,
+    minCount, maxCount, zone, userData, keyName, tags, securityGroupIds: groups.map((g) => g.id),
     disableApiTermination, shutdownBehavior, monitoring,
   };
   const workflowId = clientToken ? `RunInstances-${ctx.accountId}-${clientToken}` : `RunInstances-${ctx.requestId}`;
   let reservationId: string;
   try {
-    const admission = await startWithUpdate(runInstances, admissionUpdate, [input.paramsHash], {
-      workflowId, args: [input], operation: 'RunInstances', accountId: ctx.accountId, zone,
+    const admission = await startWithUpdate(runInstances, admissionUpdate, [launch.paramsHash], {
+      workflowId, args: [launch], operation: 'RunInstances', accountId: ctx.accountId, zone,
       reuse: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,   // a refused launch frees its token
     });
     reservationId = admission.reservationId;
@@ -98,7 +110,7 @@ export async function RunInstances(ctx: Ec2Context) {
     // The same token launched before and that launch is over: answer with what it made.
     const prior = await findReservationByToken(ctx.accountId, clientToken);
     if (!prior) throw toEc2Error(err);
-    if (prior.params_hash !== input.paramsHash) {
+    if (prior.params_hash !== launch.paramsHash) {
       throw new Ec2Error('IdempotentParameterMismatch', 'Arguments on this idempotent request are inconsistent with arguments used in previous request(s).');
     }
     reservationId = prior.id;
@@ -165,7 +177,6 @@ export async function TerminateInstances(ctx: Ec2Context) {
 }
 
 export async function StopInstances(ctx: Ec2Context) {
-  getBool(ctx.params, 'Force');
   return perInstance(ctx, 'StopInstances', (i) => startWithUpdate(stopInstance, acceptedUpdate, [], {
     workflowId: `stop-${i.id}`, args: [{ instanceId: i.id, accountId: ctx.accountId }],
     operation: 'StopInstances', accountId: ctx.accountId, instanceId: i.id, zone: i.zone,
@@ -195,9 +206,8 @@ export async function RebootInstances(ctx: Ec2Context) {
 }
 
 export async function GetConsoleOutput(ctx: Ec2Context) {
-  const id = required(ctx.params, 'InstanceId');
+  const id = ctx.input.InstanceId as string;   // required by the model
   if (!instanceIdPattern.test(id)) throw ec2Errors.instanceMalformed(id);
-  getBool(ctx.params, 'Latest');
   const [i] = await ownInstances(ctx.accountId, [id]);
   dryRunCheck(ctx);
   const output = await temporal().workflow.execute(getConsoleOutput, {

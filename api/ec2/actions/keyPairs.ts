@@ -15,7 +15,6 @@ import crypto from 'node:crypto';
 import type { Ec2Context } from '../router';
 import { dryRunCheck } from '../router';
 import { Ec2Error, ec2Errors } from '../errors';
-import { getString, getBool, getEnum, getList, getFilters, type Ec2Params } from '../query';
 import { applyFilters } from './filters';
 import { dbCall } from './securityGroups';
 import { inputFilters, tagsForType } from './tags';
@@ -231,9 +230,8 @@ export async function ImportKeyPair(ctx: Ec2Context) {
 }
 
 export async function DeleteKeyPair(ctx: Ec2Context) {
-  const p = ctx.params;
-  const name = getString(p, 'KeyName');
-  const id = getString(p, 'KeyPairId');
+  const name = ctx.input.KeyName as string | undefined;
+  const id = ctx.input.KeyPairId as string | undefined;
   if (!name && !id) throw ec2Errors.missingParameter('KeyName');
   if (id && !keyPairIdPattern.test(id)) throw new Ec2Error('InvalidKeyPair.Malformed', `Invalid id: "${id}" (expecting "key-...")`);
   dryRunCheck(ctx);

@@ -7,10 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Ec2Context } from '../router';
 import { dryRunCheck } from '../router';
 import { Ec2Error, ec2Errors } from '../errors';
-import {
-  getString, getInt, getList, getFilters, getStructList,
-  type Ec2Params, type StructObject, type StructValue,
-} from '../query';
+import type { InputObject, InputValue } from '../../model/queryInput';
 import { applyFilters, paginate } from './filters';
 import { inputFilters, maxResultsOf, tagsForType } from './tags';
 import {
@@ -83,12 +80,6 @@ export function normaliseCidr(raw: string): string {
   return `${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${len}`;
 }
 
-function parsePort(raw: string | undefined, name: string): number | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined;
-  if (!/^[+-]?\d{1,6}$/.test(raw.trim())) throw new Ec2Error('InvalidParameterValue', `Invalid value '${raw}' for ${name}. Expected an integer.`);
-  return Number(raw.trim());
-}
-
 /**
  * Ports of a permission. tcp/udp: both 0-65535, from <= to. icmp: type and
  * code -1..255 (-1 = all; all types means all codes; missing = -1).
@@ -143,33 +134,28 @@ export interface ParsedPermission {
 
 const FLAT = ['IpProtocol', 'FromPort', 'ToPort', 'CidrIp', 'SourceSecurityGroupName', 'SourceSecurityGroupOwnerId'];
 
-const str = (v: StructValue | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
-function list(v: StructValue | undefined, path: string): StructObject[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v)) throw new Ec2Error('InvalidParameterValue', `Parameter ${path} must be a list (${path}.N...).`);
-  return v.map((x, i) => {
-    if (typeof x !== 'object' || Array.isArray(x)) throw new Ec2Error('InvalidParameterValue', `Parameter ${path}.${i + 1} must be a structure.`);
-    return x;
-  });
-}
+const str = (v: InputValue | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: InputValue | undefined): number | undefined => (typeof v === 'number' ? v : undefined);
+const structs = (v: InputValue | undefined): InputObject[] => (Array.isArray(v) ? (v as InputObject[]) : []);
 
 /**
- * The permissions of an Authorize/Revoke request, from IpPermissions.N or
- * from the old flat parameters (IpProtocol, FromPort, ToPort, CidrIp,
- * SourceSecurityGroupName, SourceSecurityGroupOwnerId), not both.
+ * The permissions of an Authorize/Revoke request (its model input), from
+ * IpPermissions or from the old flat members (IpProtocol, FromPort, ToPort,
+ * CidrIp, SourceSecurityGroupName, SourceSecurityGroupOwnerId), not both.
+ * The model has checked the types (ports are integers).
  */
-export function parsePermissions(params: Ec2Params, opts: { allowEmpty?: boolean } = {}): ParsedPermission[] {
-  const structured = getStructList(params, 'IpPermissions');
-  const flat = FLAT.filter((k) => getString(params, k) !== undefined);
+export function parsePermissions(input: InputObject, opts: { allowEmpty?: boolean } = {}): ParsedPermission[] {
+  const structured = structs(input.IpPermissions);
+  const flat = FLAT.filter((k) => input[k] !== undefined);
   if (structured.length && flat.length) {
     throw new Ec2Error('InvalidParameterCombination', `The parameter IpPermissions cannot be used with the parameter ${flat[0]}`);
   }
   const out: ParsedPermission[] = [];
   if (flat.length) {
-    const cidr = getString(params, 'CidrIp');
-    const srcName = getString(params, 'SourceSecurityGroupName');
-    const srcOwner = getString(params, 'SourceSecurityGroupOwnerId');
-    const rawProto = getString(params, 'IpProtocol');
+    const cidr = str(input.CidrIp);
+    const srcName = str(input.SourceSecurityGroupName);
+    const srcOwner = str(input.SourceSecurityGroupOwnerId);
+    const rawProto = str(input.IpProtocol);
     if (srcOwner !== undefined && srcName === undefined) throw ec2Errors.missingParameter('SourceSecurityGroupName');
     if (cidr !== undefined && srcName !== undefined) {
       throw new Ec2Error('InvalidParameterCombination', 'The parameter CidrIp cannot be used with the parameter SourceSecurityGroupName');
@@ -180,7 +166,7 @@ export function parsePermissions(params: Ec2Params, opts: { allowEmpty?: boolean
     // A bare group grant (no protocol) is all traffic from that group, as EC2-Classic's group grants.
     if (rawProto === undefined && srcName === undefined) throw ec2Errors.missingParameter('IpProtocol');
     const protocol = normaliseProtocol(rawProto ?? '-1');
-    const [fromPort, toPort] = normalisePorts(protocol, parsePort(getString(params, 'FromPort'), 'FromPort'), parsePort(getString(params, 'ToPort'), 'ToPort'));
+    const [fromPort, toPort] = normalisePorts(protocol, num(input.FromPort), num(input.ToPort));
     out.push({
       protocol, fromPort, toPort,
       cidrs: cidr !== undefined ? [{ cidr: normaliseCidr(cidr) }] : [],
@@ -189,21 +175,21 @@ export function parsePermissions(params: Ec2Params, opts: { allowEmpty?: boolean
   }
   structured.forEach((p, i) => {
     const at = `IpPermissions.${i + 1}`;
-    const rawProto = str(p['IpProtocol']);
+    const rawProto = str(p.IpProtocol);
     if (rawProto === undefined || rawProto === '') throw ec2Errors.missingParameter(`${at}.IpProtocol`);
     const protocol = normaliseProtocol(rawProto);
-    const [fromPort, toPort] = normalisePorts(protocol, parsePort(str(p['FromPort']), `${at}.FromPort`), parsePort(str(p['ToPort']), `${at}.ToPort`));
-    if (list(p['Ipv6Ranges'], `${at}.Ipv6Ranges`).length) throw new Ec2Error('InvalidParameterValue', 'IPv6 ranges are not supported by this cloud.');
-    if (list(p['PrefixListIds'], `${at}.PrefixListIds`).length) throw new Ec2Error('InvalidParameterValue', 'Prefix lists are not supported by this cloud.');
-    const cidrs = list(p['IpRanges'], `${at}.IpRanges`).map((r, j) => {
-      const c = str(r['CidrIp']);
+    const [fromPort, toPort] = normalisePorts(protocol, num(p.FromPort), num(p.ToPort));
+    if (structs(p.Ipv6Ranges).length) throw new Ec2Error('InvalidParameterValue', 'IPv6 ranges are not supported by this cloud.');
+    if (structs(p.PrefixListIds).length) throw new Ec2Error('InvalidParameterValue', 'Prefix lists are not supported by this cloud.');
+    const cidrs = structs(p.IpRanges).map((r, j) => {
+      const c = str(r.CidrIp);
       if (c === undefined) throw ec2Errors.missingParameter(`${at}.IpRanges.${j + 1}.CidrIp`);
-      return { cidr: normaliseCidr(c), description: checkRuleDescription(str(r['Description'])) };
+      return { cidr: normaliseCidr(c), description: checkRuleDescription(str(r.Description)) };
     });
-    const groups = list(p['Groups'], `${at}.Groups`).map((g, j) => {
+    const groups = structs(p.UserIdGroupPairs).map((g, j) => {   // Groups.N on the wire
       const ref: PeerGroupRef = {
-        groupId: str(g['GroupId']) || undefined, groupName: str(g['GroupName']) || undefined,
-        userId: str(g['UserId']) || undefined, description: checkRuleDescription(str(g['Description'])),
+        groupId: str(g.GroupId) || undefined, groupName: str(g.GroupName) || undefined,
+        userId: str(g.UserId) || undefined, description: checkRuleDescription(str(g.Description)),
       };
       if (!ref.groupId && !ref.groupName) throw ec2Errors.missingParameter(`${at}.Groups.${j + 1}.GroupId`);
       if (ref.groupId) checkGroupId(ref.groupId);
@@ -297,13 +283,13 @@ function specAsPermission(s: RuleSpec) {
 // ---------------------------------------------------------------- RunInstances
 
 /**
- * SecurityGroup.N (names) and SecurityGroupId.N of RunInstances, checked for
- * form (names non-empty, ids sg-*); duplicates dropped. Empty lists mean the
- * default group (resolveGroups does that).
+ * SecurityGroups (names, SecurityGroup.N) and SecurityGroupIds (SecurityGroupId.N)
+ * of RunInstances' input, checked for form (names non-empty, ids sg-*);
+ * duplicates dropped. Empty lists mean the default group (resolveGroups does that).
  */
-export function parseRunInstancesGroups(params: Ec2Params): { names: string[]; ids: string[] } {
-  const names = getList(params, 'SecurityGroup');
-  const ids = getList(params, 'SecurityGroupId');
+export function parseRunInstancesGroups(input: InputObject): { names: string[]; ids: string[] } {
+  const names = (input.SecurityGroups ?? []) as string[];
+  const ids = (input.SecurityGroupIds ?? []) as string[];
   for (const n of names) {
     if (n === '') throw new Ec2Error('InvalidParameterValue', 'Value () for parameter SecurityGroup is invalid. The value cannot be empty');
     if (n.length > 255) throw new Ec2Error('InvalidParameterValue', `Value (${n}) for parameter SecurityGroup is invalid.`);
@@ -313,17 +299,17 @@ export function parseRunInstancesGroups(params: Ec2Params): { names: string[]; i
 }
 
 /** parseRunInstancesGroups + existence in the caller's account (InvalidGroup.NotFound), as Ec2Error. */
-export async function resolveRunInstancesGroups(accountId: string, params: Ec2Params): Promise<SecurityGroupRow[]> {
-  const { names, ids } = parseRunInstancesGroups(params);
+export async function resolveRunInstancesGroups(accountId: string, input: InputObject): Promise<SecurityGroupRow[]> {
+  const { names, ids } = parseRunInstancesGroups(input);
   return dbCall(resolveGroups(accountId, names, ids));
 }
 
 // ---------------------------------------------------------------- actions
 
 /** The group an Authorize/Revoke/Delete names by GroupId or GroupName, in the caller's account. */
-function targetOf(params: Ec2Params): { id?: string; name?: string } {
-  const id = getString(params, 'GroupId');
-  const name = getString(params, 'GroupName');
+function targetOf(input: InputObject): { id?: string; name?: string } {
+  const id = input.GroupId as string | undefined;
+  const name = input.GroupName as string | undefined;
   if (id) return { id: checkGroupId(id) };
   if (name) return { name };
   throw new Ec2Error('MissingParameter', 'The request must contain the parameter groupName or groupId');
@@ -359,7 +345,7 @@ export async function CreateSecurityGroup(ctx: Ec2Context) {
 }
 
 export async function DeleteSecurityGroup(ctx: Ec2Context) {
-  const by = targetOf(ctx.params);
+  const by = targetOf(ctx.input);
   await ensureDefaultGroup(ctx.accountId);
   if (ctx.dryRun) { await targetGroup(ctx.accountId, by); dryRunCheck(ctx); }   // DryRun: the group must be ours
   const id = await dbCall(deleteGroup(ctx.accountId, by));
@@ -453,9 +439,8 @@ async function enforceRules(ctx: Ec2Context, groupId: string): Promise<void> {
 }
 
 async function authorize(ctx: Ec2Context, isEgress: boolean) {
-  const p = ctx.params;
-  const by = targetOf(p);
-  const perms = parsePermissions(p);
+  const by = targetOf(ctx.input);
+  const perms = parsePermissions(ctx.input);
   const tags = tagsForType(ctx.input, 'security-group-rule');
   const group = await targetGroup(ctx.accountId, by);
   const specs = await toRuleSpecs(ctx.accountId, perms, isEgress);
@@ -466,13 +451,12 @@ async function authorize(ctx: Ec2Context, isEgress: boolean) {
 }
 
 async function revoke(ctx: Ec2Context, isEgress: boolean) {
-  const p = ctx.params;
-  const by = targetOf(p);
-  const ruleIds = [...new Set(getList(p, 'SecurityGroupRuleId'))];
+  const by = targetOf(ctx.input);
+  const ruleIds = [...new Set((ctx.input.SecurityGroupRuleIds ?? []) as string[])];
   for (const id of ruleIds) {
     if (!ruleIdPattern.test(id)) throw new Ec2Error('InvalidSecurityGroupRuleId.Malformed', `Invalid id: "${id}" (expecting "sgr-...")`);
   }
-  const perms = parsePermissions(p, { allowEmpty: ruleIds.length > 0 });
+  const perms = parsePermissions(ctx.input, { allowEmpty: ruleIds.length > 0 });
   const group = await targetGroup(ctx.accountId, by);
   const specs = await toRuleSpecs(ctx.accountId, perms, isEgress);
   dryRunCheck(ctx);
@@ -494,14 +478,13 @@ export const RevokeSecurityGroupIngress = (ctx: Ec2Context) => revoke(ctx, false
 export const RevokeSecurityGroupEgress = (ctx: Ec2Context) => revoke(ctx, true);
 
 export async function DescribeSecurityGroupRules(ctx: Ec2Context) {
-  const p = ctx.params;
-  const ids = [...new Set(getList(p, 'SecurityGroupRuleId'))];
+  const ids = [...new Set((ctx.input.SecurityGroupRuleIds ?? []) as string[])];
   for (const id of ids) {
     if (!ruleIdPattern.test(id)) throw new Ec2Error('InvalidSecurityGroupRuleId.Malformed', `Invalid id: "${id}" (expecting "sgr-...")`);
   }
-  const maxResults = getInt(p, 'MaxResults', { min: 5, max: 1000 });
-  const nextToken = getString(p, 'NextToken');
-  const filters = getFilters(p);
+  const maxResults = maxResultsOf(ctx.input, 5, 1000);
+  const nextToken = ctx.input.NextToken as string | undefined;
+  const filters = inputFilters(ctx.input);
   dryRunCheck(ctx);
   const groups = await listGroups(ctx.accountId);
   let rules = await rulesOfGroups(groups.map((g) => g.id));

@@ -10,9 +10,8 @@
 import type { Ec2Context } from '../router';
 import { dryRunCheck } from '../router';
 import { Ec2Error, ec2Errors } from '../errors';
-import type { Filter } from '../query';
 import type { InputObject, InputValue } from '../../model/queryInput';
-import { applyFilters, paginate } from './filters';
+import { applyFilters, paginate, type Filter } from './filters';
 import { dbCall } from './securityGroups';
 import {
   checkResources, listTags, putTags, removeTags, resourceTypeOf, MAX_TAGS_PER_RESOURCE,
