@@ -10,6 +10,7 @@ import { instanceAddresses } from '../lib/ipv4';
 import type { RunInstancesInput, Admission, TagInput } from '../workflows/types';
 import { networkForGroup } from './networks';
 import { setInstanceGroups, ensureDefaultGroup } from './securityGroups';
+import { saveTags } from './tags';
 
 export interface InstanceRow {
   id: string; reservationId: string; accountId: string; launchIndex: number; imageId: string; instanceType: string;
@@ -167,19 +168,11 @@ export async function admitReservation(input: RunInstancesInput, reservationId: 
       await setInstanceGroups(conn, id, groupIds);
       await conn.query('INSERT INTO node_allocations (instance_id, node, vcpus, memory_mib, disk_gib) VALUES (?, ?, ?, ?, ?)',
         [id, node, need.vcpus, need.memoryMiB, need.diskGiB]);
-      await insertTags(conn, input.accountId, id, 'instance', input.tags.filter((t) => t.resourceType === 'instance'));
+      await saveTags(conn, input.accountId, id, 'instance', input.tags.filter((t) => t.resourceType === 'instance'));
     }
     await conn.query('UPDATE zones SET rr_cursor = ? WHERE name = ?', [best.cursor, zone.name]);
     return { reservationId, instanceIds: ids, zone: zone.name };
   });
-}
-
-async function insertTags(conn: Conn, accountId: string, resourceId: string, resourceType: string, tags: TagInput[]) {
-  for (const t of tags) {
-    await conn.query(
-      `INSERT INTO tags (account_id, resource_id, resource_type, tag_key, tag_value) VALUES (?, ?, ?, ?, ?)
-       ON DUPLICATE KEY UPDATE tag_value = VALUES(tag_value)`, [accountId, resourceId, resourceType, t.key, t.value]);
-  }
 }
 
 /**
