@@ -5,9 +5,8 @@
 import { S3Error } from './errors';
 import { xmlDoc, httpDate, type XmlNode } from './xml';
 import { type Ctx, hdr } from './context';
-import { authorizeObjectRequest } from './access';
+import { loadObject } from './objects';
 import { sendXml } from './buckets';
-import * as db from '../../db/walrus';
 
 const ATTRS = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'];
 
@@ -25,22 +24,8 @@ export async function getObjectAttributes(ctx: Ctx) {
   const maxParts = Math.min(int('x-amz-max-parts', 1000), 1000);
   const marker = int('x-amz-part-number-marker', 0);
 
-  const b = await db.getBucket(ctx.bucket!);
-  if (!b) throw new S3Error('NoSuchBucket', undefined, { BucketName: ctx.bucket });
-  const vid = ctx.q.get('versionId');
-  if (vid === '') throw new S3Error('InvalidArgument', 'Version id cannot be the empty string', { ArgumentName: 'versionId', ArgumentValue: '' });
-  const o = await db.getObject(b.name, ctx.key!, vid);
-  // s3:GetObjectAttributes (s3:GetObjectVersionAttributes): bucket policy, ACLs (api/s3/access.ts)
-  authorizeObjectRequest(ctx, b, ctx.key!, o && !(o.deleteMarker && vid === undefined) ? o : undefined);
-  if (!o) {
-    throw new S3Error(vid !== undefined ? 'NoSuchVersion' : 'NoSuchKey', undefined, { Key: ctx.key, VersionId: vid });
-  }
-  if (o.deleteMarker) {
-    ctx.res.setHeader('x-amz-delete-marker', 'true');
-    if (o.versionId !== 'null' || b.versioning !== 'Off') ctx.res.setHeader('x-amz-version-id', o.versionId);
-    if (vid !== undefined) { ctx.res.setHeader('Allow', 'DELETE'); throw new S3Error('MethodNotAllowed', undefined, { Method: ctx.method, ResourceType: 'DeleteMarker' }); }
-    throw new S3Error('NoSuchKey', undefined, { Key: ctx.key });
-  }
+  // the object as GET/HEAD load it: permission (s3:GetObjectAttributes), versions, delete markers
+  const { b, o } = await loadObject(ctx, 'read');
   ctx.res.setHeader('Last-Modified', httpDate(o.lastModified));
   if (o.versionId !== 'null' || b.versioning !== 'Off') ctx.res.setHeader('x-amz-version-id', o.versionId);
   const out: Record<string, XmlNode> = {};

@@ -10,13 +10,12 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { closePool } from '../../db/pool';
-import { startTestS3, signed, raw, errCode, type TestS3, type Acct } from './helpers';
+import { startTestS3, signed, raw, errCode, type TestS3, type Acct, tag } from './helpers';
 
 let t: TestS3;
 before(async () => { t = await startTestS3(); });
 after(async () => { await t?.close(); await closePool(); });
 
-const tag = () => Date.now().toString(36) + crypto.randomBytes(2).toString('hex');
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {

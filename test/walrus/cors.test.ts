@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { S3Client, CreateBucketCommand, PutBucketCorsCommand, GetBucketCorsCommand, DeleteBucketCorsCommand, PutObjectCommand, DeleteObjectCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { closePool } from '../../db/pool';
 import { presignUrl } from '../../walrus/presign';
-import { startTestS3, signed, raw, errCode, type TestS3 } from './helpers';
+import { startTestS3, signed, raw, errCode, type TestS3, tag } from './helpers';
 
 let t: TestS3;
 let c: S3Client;
@@ -18,7 +18,6 @@ before(async () => {
 });
 after(async () => { c?.destroy(); await t?.close(); await closePool(); });
 
-const tag = () => Date.now().toString(36) + crypto.randomBytes(2).toString('hex');
 const code = async (p: Promise<unknown>) => { try { await p; } catch (e: any) { return { name: e.name as string, status: e.$metadata?.httpStatusCode as number, message: e.message as string }; } return undefined; };
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {

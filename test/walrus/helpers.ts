@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -73,3 +74,17 @@ export async function signed(t: TestS3, acct: Acct, method: string, p: string, h
 }
 
 export const errCode = (r: RawResponse) => /<Code>([^<]+)<\/Code>/.exec(r.body.toString())?.[1];
+
+/** An @aws-sdk/client-s3 client for one account of the test server (path style, no retries). */
+export function s3Client(t: TestS3, acct: Acct = t.a): S3Client {
+  return new S3Client({ endpoint: t.url, region: t.region, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: acct.accessKeyId, secretAccessKey: acct.secretAccessKey } });
+}
+
+/** A short unique suffix for bucket and key names. */
+export const tag = () => Date.now().toString(36) + randomBytes(2).toString('hex');
+
+/** The SDK error a promise fails with (name, HTTP status, message), or undefined when it succeeds. */
+export const fail = async (p: Promise<unknown>) => {
+  try { await p; } catch (e: any) { return { name: e.name as string, status: e.$metadata?.httpStatusCode as number, message: e.message as string }; }
+  return undefined;
+};

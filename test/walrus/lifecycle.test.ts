@@ -16,19 +16,17 @@ import { temporalClient, workerConnection } from '../../lib/temporal';
 import { createLifecycleActivities } from '../../activities/clc/lifecycle';
 import { ensureLifecycleSchedule, LIFECYCLE_SCHEDULE_ID } from '../../walrus/lifecycleSchedule';
 import type { LifecycleRunResult } from '../../workflows/walrus/lifecycle';
-import { startTestS3, signed, errCode, type TestS3 } from './helpers';
+import { startTestS3, signed, errCode, type TestS3, tag, fail, s3Client } from './helpers';
 
 const DAY_SECONDS = 2;
 let t: TestS3;
 let c: S3.S3Client;
 before(async () => {
   t = await startTestS3();
-  c = new S3.S3Client({ endpoint: t.url, region: t.region, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: t.a.accessKeyId, secretAccessKey: t.a.secretAccessKey } });
+  c = s3Client(t);
 });
 after(async () => { c?.destroy(); await t?.close(); await closePool(); });
 
-const tag = () => Date.now().toString(36) + crypto.randomBytes(2).toString('hex');
-const fail = async (p: Promise<unknown>) => { try { await p; } catch (e: any) { return { name: e.name as string, status: e.$metadata?.httpStatusCode as number, message: e.message as string }; } return undefined; };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
